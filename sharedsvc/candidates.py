@@ -1,0 +1,104 @@
+"""Candidate groups for each service: every group the constraints allow.
+
+Groups are enumerated as index tuples over a service's sharers. When a
+constraint requires connected groups only connected ones are generated (each
+exactly once, by Wernicke's ESU extension scheme); a size limit stops growth.
+The constraints' filters then run on the members (before pricing) and on the
+figures (after), so the enumerator's shortcuts never decide on their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+
+from sharedsvc.consortium import Consortium
+from sharedsvc.errors import TooLargeError
+from sharedsvc.pricing import Candidate, ServicePricer
+from sharedsvc.rules import Constraint
+
+MAX_GROUPS_PER_SERVICE = 2_000_000
+"""Beyond this many candidate groups a service would take too long and too much memory."""
+
+
+def all_groups(count: int, max_size: int) -> Iterator[tuple[int, ...]]:
+    """Every group of 2..max_size of `count` items, as ascending index tuples."""
+    for size in range(2, max_size + 1):
+        yield from itertools.combinations(range(count), size)
+
+
+def connected_groups(
+    adjacency: Sequence[frozenset[int]], max_size: int
+) -> Iterator[tuple[int, ...]]:
+    """Every connected group of 2..max_size vertices, each once, as ascending tuples.
+
+    ESU (Wernicke 2006): a group is grown from its smallest vertex `root`, only by
+    vertices above the root that neighbour the newest vertex and no earlier one.
+    """
+
+    def extend(group: list[int], extension: list[int], closed: frozenset[int], root: int):
+        if len(group) >= 2:
+            yield tuple(sorted(group))
+        if len(group) == max_size:
+            return
+        extension = list(extension)
+        while extension:
+            w = extension.pop()
+            exclusive = [u for u in adjacency[w] if u > root and u not in closed]
+            yield from extend([*group, w], extension + exclusive, closed | adjacency[w] | {w}, root)
+
+    for root in range(len(adjacency)):
+        above = [u for u in adjacency[root] if u > root]
+        yield from extend([root], above, adjacency[root] | {root}, root)
+
+
+def count_all_groups(count: int, max_size: int) -> int:
+    return sum(math.comb(count, k) for k in range(2, max_size + 1))
+
+
+def service_candidates(
+    consortium: Consortium, pricer: ServicePricer, constraints: Sequence[Constraint]
+) -> list[Candidate]:
+    """Priced candidates of a service allowed by `constraints`, singletons included."""
+    service = pricer.service.id
+    ids = pricer.ids
+    count = len(ids)
+    limits = [c.size_limit(service) for c in constraints]
+    max_size = min([count] + [limit for limit in limits if limit is not None])
+    if any(c.needs_connected(service) for c in constraints):
+        position = {member_id: i for i, member_id in enumerate(ids)}
+        adjacency = [
+            frozenset(position[n] for n in consortium.member(m).neighbours if n in position)
+            for m in ids
+        ]
+        groups_iter = connected_groups(adjacency, max_size)
+    else:
+        total = count_all_groups(count, max_size)
+        if total > MAX_GROUPS_PER_SERVICE:
+            raise _too_large(service, count, max_size, total)
+        groups_iter = all_groups(count, max_size)
+
+    def allowed(group: tuple[int, ...]) -> bool:
+        members = frozenset(ids[i] for i in group)
+        return all(c.allows_members(service, members) for c in constraints)
+
+    groups = []
+    for n, group in enumerate(groups_iter):
+        if n >= MAX_GROUPS_PER_SERVICE:
+            raise _too_large(service, count, max_size, None)
+        if allowed(group):
+            groups.append(group)
+    singles = [(i,) for i in range(count) if allowed((i,))]
+    candidates = [pricer.singleton(i) for (i,) in singles] + pricer.price(groups)
+    return [cand for cand in candidates if all(c.allows_figures(cand) for c in constraints)]
+
+
+def _too_large(service: str, count: int, max_size: int, total: int | None) -> TooLargeError:
+    amount = f"{total:,}" if total is not None else f"more than {MAX_GROUPS_PER_SERVICE:,}"
+    return TooLargeError(
+        f"service {service!r} has {count} sharing members and groups of up to {max_size}: "
+        f"{amount} candidate groups, more than sharedsvc can price and solve "
+        f"(the limit is {MAX_GROUPS_PER_SERVICE:,}); set constraints.max_group_size lower, "
+        f"or list the service in constraints.contiguous so only neighbours group"
+    )

@@ -1,0 +1,243 @@
+"""The `sharedsvc` command: a thin layer over the public API.
+
+Exit statuses: 0 solved, 1 infeasible, 2 bad input or usage, 3 solver failure,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from sharedsvc import __version__
+from sharedsvc.costmodel import REQUIRED
+from sharedsvc.engine import Engine
+from sharedsvc.errors import SharedsvcError, UsageError
+from sharedsvc.output import write_atomically
+from sharedsvc.report import FORMATS, render
+from sharedsvc.solve import SOLVERS
+
+
+def _engine() -> Engine:
+    engine = Engine.create()
+    for failure in engine.registry.failures:
+        click.echo(f"warning: plugin {failure.name!r} not loaded: {failure.reason}", err=True)
+    return engine
+
+
+def _fail(error: SharedsvcError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+class _Group(click.Group):
+    """Turns sharedsvc errors into messages and exit statuses, never tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SharedsvcError as error:
+            _fail(error)
+        except KeyboardInterrupt:
+            click.echo("interrupted; no output was written", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="sharedsvc")
+def main() -> None:
+    """Decide which services to share with whom, exactly.
+
+    \b
+    Example:
+      sharedsvc optimise consortia/south-east-london.toml
+    """
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.exists() and a.exists() and a.resolve() == b.resolve()
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the result to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after SECONDS with the best plan and its proven gap.",
+)
+@click.option(
+    "--solver",
+    type=click.Choice(SOLVERS),
+    default="auto",
+    show_default=True,
+    help="auto = CBC (bundled with PuLP); highs needs `pip install sharedsvc[highs]`.",
+)
+@click.option(
+    "--write-model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE.mps",
+    help="Also write the optimisation model as MPS, for other solvers.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def optimise(file, fmt, output, time_limit, solver, write_model, quiet):
+    """Find the groupings of FILE's members that maximise the savings.
+
+    \b
+    Examples:
+      sharedsvc optimise consortia/south-east-london.toml
+      sharedsvc optimise consortia/south-east-london.toml --format json -o plan.json
+      sharedsvc optimise big.toml --time-limit 60 --solver highs
+    """
+    for target in (output, write_model):
+        if target is not None and _same_file(file, target):
+            raise UsageError(f"{target} is the consortium file itself; choose another output")
+    engine = _engine()
+    consortium = engine.load(file)
+    progress = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    result = engine.optimise(
+        consortium, solver=solver, time_limit=time_limit, progress=progress, write_model=write_model
+    )
+    text = render(result, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+        click.echo(f"wrote {output}", err=True)
+    if not result.solved:
+        click.echo(f"error: {result.message}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+def validate(file):
+    """Check FILE against the consortium format and the cost models; solve nothing.
+
+    \b
+    Example:
+      sharedsvc validate consortia/south-east-london.toml
+    """
+    consortium = _engine().load(file)
+    services = ", ".join(s.id for s in consortium.services)
+    click.echo(
+        f"{file}: valid: {len(consortium.members)} members, {len(consortium.services)} services "
+        f"({services}), {len(consortium.constraints)} constraints"
+    )
+
+
+def _default(field) -> str:
+    return "required" if field.default is REQUIRED else f"{field.default!r}"
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def plugins(fmt):
+    """List installed plugins, their cost models (fields, parameters, defaults) and rules.
+
+    \b
+    Example:
+      sharedsvc plugins
+      SHAREDSVC_DISABLE_PLUGINS=1 sharedsvc plugins   # built-ins only
+    """
+    registry = _engine().registry
+
+    def field_dict(f):
+        return {
+            "name": f.name,
+            "type": f.type,
+            "unit": f.unit,
+            "default": _default(f),
+            "expects": f.expectation(),
+            "description": f.description,
+            "source": f.source,
+        }
+
+    data = {
+        "plugins": [
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "builtin": p.builtin,
+                "cost_models": list(p.cost_models),
+                "rules": list(p.rules),
+            }
+            for p in registry.plugins
+        ],
+        "cost_models": {
+            name: {
+                "plugin": registry.owner_of_model(name),
+                "summary": m.summary,
+                "member_fields": [field_dict(f) for f in m.member_fields],
+                "parameters": [field_dict(f) for f in m.parameters],
+            }
+            for name, m in sorted(registry.cost_models.items())
+        },
+        "rules": {
+            key: {
+                "plugin": registry.owners[("rule", key)],
+                "summary": r.summary,
+                "expects": r.expects,
+            }
+            for key, r in sorted(registry.rules.items())
+        },
+        "failures": [{"name": f.name, "reason": f.reason} for f in registry.failures],
+    }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    rows = [
+        [
+            p["name"],
+            p["distribution"],
+            p["version"],
+            ", ".join(p["cost_models"]) or "-",
+            ", ".join(p["rules"]) or "-",
+        ]
+        for p in data["plugins"]
+    ]
+    click.echo(tabulate(rows, ["plugin", "distribution", "version", "cost models", "rules"]))
+    for name, model in data["cost_models"].items():
+        click.echo(f"\ncost model {name} (plugin {model['plugin']}): {model['summary']}")
+        for title, key in (("member fields", "member_fields"), ("parameters", "parameters")):
+            rows = [
+                [f["name"], f["expects"], f["default"], f["source"] or f["description"]]
+                for f in model[key]
+            ]
+            if rows:
+                click.echo(f"  {title}:")
+                table = tabulate(rows, ["name", "expects", "default", "source / meaning"])
+                click.echo("\n".join("    " + line for line in table.splitlines()))
+    rows = [[key, r["expects"], r["summary"], r["plugin"]] for key, r in data["rules"].items()]
+    click.echo("\nrules ([constraints] keys):")
+    click.echo(
+        "\n".join(
+            "  " + line
+            for line in tabulate(rows, ["key", "expects", "meaning", "plugin"]).splitlines()
+        )
+    )
+    if data["failures"]:
+        click.echo("\nfailed to load:")
+        for f in data["failures"]:
+            click.echo(f"  {f['name']}: {f['reason']}")

@@ -1,0 +1,97 @@
+"""The validated, immutable picture of a consortium that every later stage reads.
+
+Nothing here parses or checks user input: `load.py` does that and reports problems
+with key paths; these classes only hold what it found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from sharedsvc.rules import Constraint
+
+MEMBER_KINDS = ("council", "nhs", "police", "fire", "other")
+OBJECTIVES = ("npv", "annual")
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class Location:
+    lat: float
+    lon: float
+
+
+@attrs.frozen(kw_only=True)
+class Member:
+    id: str
+    name: str
+    kind: str = "council"
+    population: float | None = None
+    location: Location | None = None
+    neighbours: tuple[str, ...] = ()
+    """Symmetric: the loader adds a neighbour named on either side."""
+
+
+@attrs.frozen(kw_only=True)
+class Participation:
+    """A member's data for one service: the cost model's fields, and whether it shares."""
+
+    member: Member
+    service: str
+    fields: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+    share: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class Service:
+    id: str
+    model: str
+    parameters: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+    """The model's parameters with defaults filled in."""
+
+
+@attrs.frozen(kw_only=True)
+class Consortium:
+    name: str
+    source: str
+    """Where it was read from (a path, or "<string>"), for messages."""
+    horizon_years: int = 5
+    discount_rate: float = 0.035
+    objective: str = "npv"
+    allocation: str = "proportional"
+    members: tuple[Member, ...]
+    services: tuple[Service, ...]
+    participations: tuple[Participation, ...]
+    constraints: tuple[Constraint, ...] = ()
+    settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    """The `[constraints]` table as written, for rules and reports."""
+
+    def member(self, member_id: str) -> Member:
+        return self._members_by_id[member_id]
+
+    def service(self, service_id: str) -> Service:
+        return self._services_by_id[service_id]
+
+    def participants(self, service_id: str) -> tuple[Participation, ...]:
+        """Everyone taking part in a service (sharing or standalone), in member order."""
+        return tuple(p for p in self.participations if p.service == service_id)
+
+    def sharers(self, service_id: str) -> tuple[Participation, ...]:
+        """Those taking part who may join a group."""
+        return tuple(p for p in self.participants(service_id) if p.share)
+
+    @property
+    def _members_by_id(self) -> dict[str, Member]:
+        return {m.id: m for m in self.members}
+
+    @property
+    def _services_by_id(self) -> dict[str, Service]:
+        return {s.id: s for s in self.services}

@@ -1,0 +1,70 @@
+"""The errors sharedsvc raises, so callers can tell bad input from bad luck.
+
+The CLI maps them to exit statuses: `ConsortiumError`, `PluginError` and
+`UsageError` exit 2, `InfeasibleError` exits 1, `SolverError` exits 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with an input: where (a dotted key path) and what was expected."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SharedsvcError(Exception):
+    """Base class of every error sharedsvc raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(SharedsvcError):
+    """A caller asked for something that cannot be done (an unknown solver, say)."""
+
+
+class ConsortiumError(SharedsvcError):
+    """A consortium file is unreadable or invalid; carries every problem found at once."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]):
+        self.source = source
+        self.problems = tuple(problems)
+        lines = [f"{source}: {len(self.problems)} problem(s) found:"]
+        lines += [f"  {source}: {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class PluginError(SharedsvcError):
+    """A plugin failed to load, broke the contract or raised; names the plugin."""
+
+
+class TooLargeError(SharedsvcError):
+    """The model would be too large to build; says what to change."""
+
+
+class SolverError(SharedsvcError):
+    """The solver is missing, crashed, or stopped without any plan."""
+
+    exit_code = 3
+
+
+class InfeasibleError(SharedsvcError):
+    """No grouping satisfies the constraints; `conflicts` says which ones clash."""
+
+    exit_code = 1
+
+    def __init__(self, conflicts: Sequence[str]):
+        self.conflicts = tuple(conflicts)
+        text = "no grouping satisfies the constraints"
+        if self.conflicts:
+            text += ": " + "; ".join(self.conflicts)
+        super().__init__(text)

@@ -1,0 +1,370 @@
+"""Read a consortium file into a validated `Consortium`, reporting every problem at once.
+
+Each problem names the key path and what was expected; `ConsortiumError` carries
+them all with the file name. A consortium file is data only: nothing in it is
+evaluated or imported, and the file is opened read-only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from sharedsvc.consortium import (
+    MEMBER_KINDS,
+    OBJECTIVES,
+    Consortium,
+    Location,
+    Member,
+    Participation,
+    Service,
+)
+from sharedsvc.costmodel import Field, show_value
+from sharedsvc.errors import ConsortiumError, Problem
+from sharedsvc.plugins import Registry
+from sharedsvc.rules import ParseContext
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+TOP_LEVEL = ("consortium", "members", "services", "constraints")
+CONSORTIUM_KEYS = ("name", "horizon_years", "discount_rate", "objective")
+MEMBER_KEYS = ("name", "kind", "population", "location", "neighbours", "services")
+MAX_HORIZON = 100
+MAX_FILE_BYTES = 50_000_000
+
+
+def read_consortium(path: str | Path, registry: Registry) -> Consortium:
+    """Load and validate a consortium file."""
+    source = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise ConsortiumError(source, [Problem("", "no such file")])
+    if not file.is_file():
+        raise ConsortiumError(
+            source,
+            [Problem("", "expected a consortium TOML file, got a directory or special file")],
+        )
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConsortiumError(
+            source, [Problem("", f"cannot read the file: {exc.strerror}")]
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConsortiumError(
+            source,
+            [Problem("", f"the file is {len(data):,} bytes; expected at most {MAX_FILE_BYTES:,}")],
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConsortiumError(
+            source, [Problem("", f"expected UTF-8 text; byte {exc.start} is not valid UTF-8")]
+        ) from None
+    return parse_consortium(text, source=source, registry=registry)
+
+
+def parse_consortium(text: str, *, source: str = "<string>", registry: Registry) -> Consortium:
+    """Validate consortium TOML given as text."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConsortiumError(source, [Problem("", f"not valid TOML: {exc}")]) from None
+    return _Loader(source, registry).load(raw)
+
+
+class _Loader:
+    def __init__(self, source: str, registry: Registry):
+        self.source = source
+        self.registry = registry
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def table(self, raw: dict, key: str, path: str, required: bool = False) -> dict:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.problem(path, "missing; expected a table")
+            return {}
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a table, got {show_value(value)}")
+            return {}
+        return value
+
+    def unknown_keys(self, table: dict, allowed, path: str) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                self.problem(where, f"unknown key; expected one of {', '.join(allowed)}")
+
+    def load(self, raw: dict) -> Consortium:
+        self.unknown_keys(raw, TOP_LEVEL, "")
+        head = self.table(raw, "consortium", "consortium")
+        self.unknown_keys(head, CONSORTIUM_KEYS, "consortium")
+        settings = self.settings(head)
+        services = self.services(self.table(raw, "services", "services", required=True))
+        members, participations = self.members(
+            self.table(raw, "members", "members", required=True), services
+        )
+        taking_part = {p.service for p in participations}
+        for service in services.values():
+            if service.id not in taking_part:
+                self.problem(
+                    f"services.{service.id}",
+                    f"no member takes part; expected a members.<id>.services.{service.id} table",
+                )
+        constraint_table = self.table(raw, "constraints", "constraints")
+        # Rules check their values against what did parse, so that one run
+        # reports the problems in [constraints] along with all the others.
+        consortium = Consortium(
+            source=self.source,
+            members=tuple(members),
+            services=tuple(services.values()),
+            participations=tuple(participations),
+            allocation=constraint_table.get("allocation", "proportional"),
+            settings=constraint_table,
+            **settings,
+        )
+        constraints = self.constraints(constraint_table, consortium)
+        if self.problems:
+            raise ConsortiumError(self.source, self.problems)
+        return attrs.evolve(consortium, constraints=tuple(constraints))
+
+    def settings(self, head: dict) -> dict[str, Any]:
+        name = head.get("name", Path(self.source).stem)
+        if not isinstance(name, str) or not name.strip():
+            self.problem("consortium.name", f"expected a non-empty string, got {show_value(name)}")
+        horizon = head.get("horizon_years", 5)
+        if (
+            isinstance(horizon, bool)
+            or not isinstance(horizon, int)
+            or not 1 <= horizon <= MAX_HORIZON
+        ):
+            self.problem(
+                "consortium.horizon_years",
+                f"expected a whole number of years from 1 to {MAX_HORIZON}, "
+                f"got {show_value(horizon)}",
+            )
+        rate = head.get("discount_rate", 0.035)
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or not 0 <= rate < 1
+        ):
+            self.problem(
+                "consortium.discount_rate",
+                f"expected a rate from 0 to below 1 (0.035 is 3.5%), got {show_value(rate)}",
+            )
+        objective = head.get("objective", "npv")
+        if objective not in OBJECTIVES:
+            self.problem(
+                "consortium.objective",
+                f"expected one of {', '.join(OBJECTIVES)}, got {show_value(objective)}",
+            )
+        return {
+            "name": name,
+            "horizon_years": horizon,
+            "discount_rate": float(rate) if isinstance(rate, int | float) else 0.0,
+            "objective": objective,
+        }
+
+    def check_id(self, key: str, path: str, what: str) -> bool:
+        if not ID_PATTERN.match(key):
+            self.problem(
+                path,
+                f"{what} id {key!r}: expected lowercase letters, digits, '-' and '_' "
+                f"(starting with a letter or digit)",
+            )
+            return False
+        return True
+
+    def fields(
+        self, values: dict, declared: tuple[Field, ...], path: str, skip=()
+    ) -> dict[str, Any]:
+        known = {f.name: f for f in declared}
+        result: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in skip:
+                continue
+            if key not in known:
+                expected = ", ".join(sorted(known)) or "nothing"
+                self.problem(f"{path}.{key}", f"unknown key; expected one of {expected}")
+                continue
+            converted, error = known[key].convert(value)
+            if error:
+                self.problem(f"{path}.{key}", error)
+            else:
+                result[key] = converted
+        for field in declared:
+            if field.name not in values:
+                if field.required:
+                    self.problem(f"{path}.{field.name}", f"missing; expected {field.expectation()}")
+                else:
+                    result[field.name] = field.default
+        return result
+
+    def services(self, table: dict) -> dict[str, Service]:
+        services: dict[str, Service] = {}
+        for service_id, body in table.items():
+            path = f"services.{service_id}"
+            if not self.check_id(service_id, path, "service"):
+                continue
+            if not isinstance(body, dict):
+                self.problem(path, f"expected a table, got {show_value(body)}")
+                continue
+            model_name = body.get("model")
+            if not isinstance(model_name, str):
+                self.problem(
+                    f"{path}.model",
+                    f"expected the name of a cost model, got {show_value(model_name)}",
+                )
+                continue
+            model = self.registry.cost_models.get(model_name)
+            if model is None:
+                known = ", ".join(sorted(self.registry.cost_models)) or "none installed"
+                self.problem(
+                    f"{path}.model", f"unknown cost model {model_name!r}; expected one of {known}"
+                )
+                continue
+            params = self.fields(body, model.parameters, path, skip=("model",))
+            services[service_id] = Service(id=service_id, model=model_name, parameters=params)
+        return services
+
+    def members(self, table: dict, services: dict[str, Service]):
+        members: list[Member] = []
+        participations: list[Participation] = []
+        bodies = {}
+        for member_id, body in table.items():
+            path = f"members.{member_id}"
+            if not self.check_id(member_id, path, "member"):
+                continue
+            if not isinstance(body, dict):
+                self.problem(path, f"expected a table, got {show_value(body)}")
+                continue
+            bodies[member_id] = body
+        if not bodies and not self.problems:
+            self.problem("members", "expected at least one member")
+        neighbours = {m: set() for m in bodies}
+        for member_id, body in bodies.items():
+            path = f"members.{member_id}.neighbours"
+            listed = body.get("neighbours", [])
+            if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+                self.problem(path, f"expected a list of member ids, got {show_value(listed)}")
+                continue
+            for i, other in enumerate(listed):
+                if other == member_id:
+                    self.problem(f"{path}[{i}]", "a member cannot neighbour itself")
+                elif other not in bodies:
+                    self.problem(f"{path}[{i}]", f"unknown member {other!r}")
+                else:
+                    neighbours[member_id].add(other)
+                    neighbours[other].add(member_id)
+        for member_id, body in bodies.items():
+            member = self.member(member_id, body, tuple(sorted(neighbours[member_id])))
+            members.append(member)
+            participations += self.participations(member, body, services)
+        return members, participations
+
+    def member(self, member_id: str, body: dict, neighbours: tuple[str, ...]) -> Member:
+        path = f"members.{member_id}"
+        self.unknown_keys(body, MEMBER_KEYS, path)
+        name = body.get("name", member_id)
+        if not isinstance(name, str) or not name.strip():
+            self.problem(f"{path}.name", f"expected a non-empty string, got {show_value(name)}")
+        kind = body.get("kind", "council")
+        if kind not in MEMBER_KINDS:
+            self.problem(
+                f"{path}.kind", f"expected one of {', '.join(MEMBER_KINDS)}, got {show_value(kind)}"
+            )
+        population = None
+        if "population" in body:
+            population, error = Field(name="population", unit="people", minimum=0).convert(
+                body["population"]
+            )
+            if error:
+                self.problem(f"{path}.population", error)
+        return Member(
+            id=member_id,
+            name=name if isinstance(name, str) else member_id,
+            kind=kind if isinstance(kind, str) else "council",
+            population=population,
+            location=self.location(body.get("location"), f"{path}.location"),
+            neighbours=neighbours,
+        )
+
+    def location(self, value: Any, path: str) -> Location | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"lat", "lon"}:
+            self.problem(
+                path, f"expected {{ lat = <degrees>, lon = <degrees> }}, got {show_value(value)}"
+            )
+            return None
+        lat, lat_error = Field(name="lat", unit="degrees", minimum=-90, maximum=90).convert(
+            value["lat"]
+        )
+        lon, lon_error = Field(name="lon", unit="degrees", minimum=-180, maximum=180).convert(
+            value["lon"]
+        )
+        for key, error in (("lat", lat_error), ("lon", lon_error)):
+            if error:
+                self.problem(f"{path}.{key}", error)
+        return None if lat_error or lon_error else Location(lat=lat, lon=lon)
+
+    def participations(self, member: Member, body: dict, services: dict[str, Service]):
+        path = f"members.{member.id}.services"
+        table = self.table(body, "services", path)
+        result = []
+        for service_id, values in table.items():
+            where = f"{path}.{service_id}"
+            if service_id not in services:
+                if ID_PATTERN.match(service_id) and service_id not in self.services_with_problems():
+                    known = ", ".join(services) or "none"
+                    self.problem(where, f"unknown service {service_id!r}; expected one of {known}")
+                continue
+            if not isinstance(values, dict):
+                self.problem(where, f"expected a table, got {show_value(values)}")
+                continue
+            share = values.get("share", True)
+            if not isinstance(share, bool):
+                self.problem(f"{where}.share", f"expected true or false, got {show_value(share)}")
+            model = self.registry.cost_models[services[service_id].model]
+            fields = self.fields(values, model.member_fields, where, skip=("share",))
+            result.append(
+                Participation(
+                    member=member, service=service_id, fields=fields, share=share is not False
+                )
+            )
+        return result
+
+    def services_with_problems(self) -> set[str]:
+        return {p.path.split(".")[1] for p in self.problems if p.path.startswith("services.")}
+
+    def constraints(self, table: dict, consortium: Consortium):
+        constraints = []
+        for key, value in table.items():
+            rule = self.registry.rules.get(key)
+            path = f"constraints.{key}"
+            if rule is None:
+                self.problem(
+                    path,
+                    f"unknown constraint; expected one of {', '.join(sorted(self.registry.rules))}",
+                )
+                continue
+            context = ParseContext(consortium=consortium, path=path, table=table)
+            try:
+                found, problems = rule.parse(value, context)
+            except Exception as exc:  # plugin code: name the rule's plugin
+                owner = self.registry.owners.get(("rule", key), "?")
+                self.problem(path, f"rule plugin {owner!r} raised {type(exc).__name__}: {exc}")
+                continue
+            self.problems += problems
+            constraints += found
+        return constraints

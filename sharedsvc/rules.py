@@ -1,0 +1,94 @@
+"""What a rule plugin is: it reads one `[constraints]` key and constrains the plan.
+
+A `Rule` parses its value into `Constraint` objects. A constraint can forbid
+candidate groups (`allows_members` before pricing, `allows_figures` after) and
+add rows to the PuLP model (`add_rows`). Each constraint has a label in the
+user's words, which is what an infeasibility report quotes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from sharedsvc.errors import Problem
+
+if TYPE_CHECKING:
+    import pulp
+
+    from sharedsvc.consortium import Consortium
+    from sharedsvc.pricing import Candidate
+
+
+@attrs.frozen(kw_only=True)
+class ParseContext:
+    """What a rule may look at while parsing its value."""
+
+    consortium: Consortium
+    """Members, services and participations (its `constraints` are still empty)."""
+    path: str
+    """The key path of the value, for problems: `constraints.<key>`."""
+    table: Mapping[str, Any]
+    """The whole `[constraints]` table, for rules that read a sibling setting."""
+
+
+class Constraint:
+    """One concrete constraint, such as "bromley and lewisham never together"."""
+
+    label: str = ""
+    """In the user's words; quoted when constraints clash."""
+
+    def size_limit(self, service: str) -> int | None:
+        """Largest group this constraint allows for a service, if it limits size."""
+        return None
+
+    def needs_connected(self, service: str) -> bool:
+        """True if groups of this service must be connected neighbours."""
+        return False
+
+    def allows_members(self, service: str, members: frozenset[str]) -> bool:
+        """Whether a group may be formed at all (called before pricing)."""
+        return True
+
+    def allows_figures(self, candidate: Candidate) -> bool:
+        """Whether a priced group may be chosen (called after pricing)."""
+        return True
+
+    def add_rows(self, model: ModelView) -> None:
+        """Add linear rows that join groups or services (budgets, counts, links)."""
+
+
+class Rule:
+    """Base class of rule plugins: owns the `[constraints]` key `key`."""
+
+    key: ClassVar[str]
+    summary: ClassVar[str] = ""
+    expects: ClassVar[str] = ""
+    """What a valid value looks like, in words (shown by `sharedsvc plugins`)."""
+
+    def parse(self, value: Any, context: ParseContext) -> tuple[list[Constraint], list[Problem]]:
+        raise NotImplementedError
+
+
+@attrs.define
+class Column:
+    """A candidate group in the model, with its 0/1 variable."""
+
+    candidate: Candidate
+    var: pulp.LpVariable
+
+
+@attrs.define
+class ModelView:
+    """What `Constraint.add_rows` may touch: the problem and its columns by service."""
+
+    problem: pulp.LpProblem
+    columns: Mapping[str, Sequence[Column]]
+
+    def all_columns(self) -> list[Column]:
+        return [c for columns in self.columns.values() for c in columns]
+
+    def add(self, row: pulp.LpConstraint, name: str) -> None:
+        self.problem.addConstraint(row, name=name)

@@ -1,0 +1,108 @@
+"""Run a solver on a PuLP problem and say honestly what came back.
+
+A time-limited CBC run can report "Optimal" for a mere incumbent (coin-or/pulp
+#711), and HiGHS stops at a 0.01% gap by default, so: the relative gap target is
+set to zero, the status is read from PuLP's `sol_status` (which distinguishes a
+proven optimum from a solution found), and a `feasible` answer always carries a
+proven gap, from the solver's bound (HiGHS) or from the LP relaxation (CBC).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import attrs
+import pulp
+
+from sharedsvc.errors import SolverError, UsageError
+
+SOLVERS = ("auto", "cbc", "highs")
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    status: str
+    """optimal | feasible | infeasible"""
+    gap: float | None
+    solver: str
+    values: dict[str, float] = attrs.field(factory=dict)
+    """Variable name -> value of the plan found (empty when infeasible)."""
+
+
+def highs_available() -> bool:
+    return bool(pulp.HiGHS(msg=False).available())
+
+
+def pick_solver(name: str) -> str:
+    if name not in SOLVERS:
+        raise UsageError(f"unknown solver {name!r}; expected one of {', '.join(SOLVERS)}")
+    if name == "highs" and not highs_available():
+        raise UsageError(
+            "the HiGHS solver is not installed; install it with "
+            "`pip install 'sharedsvc[highs]'`, or use --solver cbc"
+        )
+    return "cbc" if name == "auto" else name
+
+
+def _make(name: str, time_limit: float | None, mip: bool = True) -> pulp.LpSolver:
+    if name == "highs":
+        return pulp.HiGHS(msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0, gapAbs=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pulp.PULP_CBC_CMD(msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0)
+
+
+def _run(problem: pulp.LpProblem, solver: pulp.LpSolver, name: str) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            problem.solve(solver)
+    except pulp.PulpSolverError as exc:
+        raise SolverError(f"the {name} solver failed: {exc}") from None
+
+
+def solve(
+    problem: pulp.LpProblem, solver: str = "auto", time_limit: float | None = None
+) -> Outcome:
+    """Solve `problem` (a maximisation) and map the result to optimal/feasible/infeasible."""
+    name = pick_solver(solver)
+    _run(problem, _make(name, time_limit), name)
+    sol_status = problem.sol_status
+    if sol_status == pulp.LpSolutionInfeasible or problem.status == pulp.LpStatusInfeasible:
+        return Outcome(status="infeasible", gap=None, solver=name)
+    if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        if time_limit is not None:
+            raise SolverError(
+                f"the {name} solver found no plan within the time limit of {time_limit:g} s; "
+                "allow more time with --time-limit"
+            )
+        raise SolverError(
+            f"the {name} solver stopped without a plan ({pulp.LpStatus[problem.status]})"
+        )
+    values = {v.name: v.value() or 0.0 for v in problem.variables()}
+    if sol_status == pulp.LpSolutionOptimal:
+        return Outcome(status="optimal", gap=0.0, solver=name, values=values)
+    objective = pulp.value(problem.objective) or 0.0
+    bound = _best_bound(problem, name)
+    return Outcome(
+        status="feasible", gap=relative_gap(objective, bound), solver=name, values=values
+    )
+
+
+def _best_bound(problem: pulp.LpProblem, name: str) -> float:
+    """An upper bound on the optimum: the solver's own, else the LP relaxation's."""
+    if name == "highs":
+        return float(problem.solverModel.getInfo().mip_dual_bound)
+    relaxed = problem.deepcopy()
+    _run(relaxed, _make(name, None, mip=False), name)
+    if relaxed.status != pulp.LpStatusOptimal:
+        raise SolverError(f"the {name} solver could not bound the plan (LP relaxation failed)")
+    return pulp.value(relaxed.objective) or 0.0
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """How far below the best possible objective the plan may be, as a fraction."""
+    scale = max(abs(bound), abs(objective))
+    if scale < 1e-9:
+        return 0.0
+    return max(0.0, (bound - objective) / scale)

@@ -1,0 +1,71 @@
+"""The optimiser against brute-force enumeration of every partition, to the penny."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from bruteforce import Reference
+from hypothesis import HealthCheck, event, given, settings
+from strategies import consortia
+from tomlgen import dumps
+
+PENNY = 0.01
+
+
+def optimise_data(engine, data):
+    consortium = engine.parse(dumps(data))
+    return engine.optimise(consortium)
+
+
+def plan_of(result) -> dict[str, list[tuple[str, ...]]]:
+    plan = {}
+    for service in result.services:
+        plan[service.service] = [g.members for g in service.groups] + [
+            (m,) for m in service.standalone
+        ]
+    return plan
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia())
+def test_optimum_matches_brute_force(engine, data):
+    reference = Reference(data)
+    best = reference.best()
+    result = optimise_data(engine, data)
+    event(f"status {result.status}")
+    event(f"groups chosen: {sum(len(s.groups) for s in result.services) if result.solved else 0}")
+    if best is None:
+        assert result.status == "infeasible"
+        assert result.conflicts, "an infeasible result must name the clashing constraints"
+        return
+    assert result.status == "optimal"
+    assert result.gap == 0.0
+    plan = plan_of(result)
+    sharers_plan = {
+        s: [
+            g
+            for g in groups
+            if all(reference.members[m]["services"][s].get("share", True) for m in g)
+        ]
+        for s, groups in plan.items()
+    }
+    # the plan itself is feasible by the reference's own checks
+    for s, groups in sharers_plan.items():
+        assert sorted(m for g in groups for m in g) == reference.sharers(s)
+        assert all(reference.group_allowed(s, g) for g in groups)
+    assert reference.plan_allowed(sharers_plan)
+    achieved = sum(reference.value(s, g) for s, groups in sharers_plan.items() for g in groups)
+    assert achieved == pytest.approx(best, abs=PENNY)
+    # and the figures it reports are the reference's figures
+    objective = result.totals["npv" if reference.objective == "npv" else "annual_saving"]
+    assert objective == pytest.approx(best, abs=PENNY)
+    for service in result.services:
+        for group in service.groups:
+            saving, transition, npv = reference.figures(service.service, group.members)
+            assert group.annual_saving == pytest.approx(saving, abs=PENNY)
+            assert group.transition_cost == pytest.approx(transition, abs=PENNY)
+            assert group.npv == pytest.approx(npv, abs=PENNY)
+            expected = reference.allocation(service.service, group.members)
+            assert group.allocation == pytest.approx(expected, abs=PENNY)
+            assert math.fsum(group.allocation.values()) == pytest.approx(group.npv, abs=PENNY)

@@ -1,0 +1,63 @@
+"""Status mapping: a time-limited 'Optimal' that is only an incumbent is reported as feasible."""
+
+from __future__ import annotations
+
+import pulp
+import pytest
+
+from sharedsvc import solve as solve_module
+from sharedsvc.errors import SolverError, UsageError
+from sharedsvc.solve import relative_gap, solve
+
+
+def knapsack():
+    problem = pulp.LpProblem("k", pulp.LpMaximize)
+    xs = [problem.add_variable(f"x{i}", cat=pulp.LpBinary) for i in range(3)]
+    problem.setObjective(pulp.LpAffineExpression(list(zip(xs, [5, 4, 3], strict=True))))
+    problem.addConstraint(pulp.LpAffineExpression(list(zip(xs, [2, 2, 2], strict=True))) <= 3)
+    return problem, xs
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_proven_optimum(solver):
+    problem, _ = knapsack()
+    outcome = solve(problem, solver)
+    assert outcome.status == "optimal" and outcome.gap == 0.0
+    assert outcome.values["x0"] == pytest.approx(1.0)
+
+
+def test_incumbent_without_proof_is_feasible_with_lp_gap(monkeypatch):
+    real_run = solve_module._run
+
+    def stopped_early(problem, solver, name):
+        real_run(problem, solver, name)
+        if solver.mip:  # pretend the time limit stopped the MIP with an incumbent
+            problem.sol_status = pulp.LpSolutionIntegerFeasible
+
+    monkeypatch.setattr(solve_module, "_run", stopped_early)
+    problem, _ = knapsack()
+    outcome = solve(problem, "cbc", time_limit=5)
+    assert outcome.status == "feasible"
+    # integer optimum 5 (one item); LP relaxation 5 + 4 * 0.5 = 7; gap (7 - 5) / 7
+    assert outcome.gap == pytest.approx(2 / 7)
+
+
+def test_no_plan_within_time_limit_is_a_solver_error(monkeypatch):
+    def nothing(problem, solver, name):
+        problem.status = pulp.LpStatusNotSolved
+        problem.sol_status = pulp.LpSolutionNoSolutionFound
+
+    monkeypatch.setattr(solve_module, "_run", nothing)
+    with pytest.raises(SolverError, match="no plan within the time limit of 2 s"):
+        solve(knapsack()[0], "cbc", time_limit=2)
+
+
+def test_unknown_solver():
+    with pytest.raises(UsageError, match="unknown solver 'gurobi'"):
+        solve(knapsack()[0], "gurobi")
+
+
+def test_relative_gap():
+    assert relative_gap(90, 100) == pytest.approx(0.1)
+    assert relative_gap(0, 0) == 0.0
+    assert relative_gap(100, 100) == 0.0
