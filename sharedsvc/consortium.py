@@ -74,6 +74,13 @@ class Consortium:
     settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     """The `[constraints]` table as written, for rules and reports."""
 
+    _members_by_id: dict[str, Member] = attrs.field(init=False, repr=False, eq=False)
+    _services_by_id: dict[str, Service] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_members_by_id", {m.id: m for m in self.members})
+        object.__setattr__(self, "_services_by_id", {s.id: s for s in self.services})
+
     def member(self, member_id: str) -> Member:
         return self._members_by_id[member_id]
 
@@ -87,11 +94,3 @@ class Consortium:
     def sharers(self, service_id: str) -> tuple[Participation, ...]:
         """Those taking part who may join a group."""
         return tuple(p for p in self.participants(service_id) if p.share)
-
-    @property
-    def _members_by_id(self) -> dict[str, Member]:
-        return {m.id: m for m in self.members}
-
-    @property
-    def _services_by_id(self) -> dict[str, Service]:
-        return {s.id: s for s in self.services}

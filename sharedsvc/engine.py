@@ -13,7 +13,7 @@ from typing import Any
 
 from sharedsvc import load
 from sharedsvc.consortium import Consortium
-from sharedsvc.optimise import optimise as run_optimisation
+from sharedsvc.optimiser import optimise as run_optimisation
 from sharedsvc.plugins import Registry, build_registry
 from sharedsvc.results import Result
 

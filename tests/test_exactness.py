@@ -27,7 +27,7 @@ def plan_of(result) -> dict[str, list[tuple[str, ...]]]:
     return plan
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=consortia())
 def test_optimum_matches_brute_force(engine, data):
     reference = Reference(data)
@@ -69,3 +69,16 @@ def test_optimum_matches_brute_force(engine, data):
             expected = reference.allocation(service.service, group.members)
             assert group.allocation == pytest.approx(expected, abs=PENNY)
             assert math.fsum(group.allocation.values()) == pytest.approx(group.npv, abs=PENNY)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia(max_services=2))
+def test_highs_finds_the_same_optimum(engine, data):
+    best = Reference(data).best()
+    result = engine.optimise(engine.parse(dumps(data)), solver="highs")
+    if best is None:
+        assert result.status == "infeasible"
+        return
+    assert result.status == "optimal"
+    key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
+    assert result.totals[key] == pytest.approx(best, abs=PENNY)

@@ -1,4 +1,4 @@
-"""Choose, for every service, the grouping of its members that maximises the objective.
+"""The optimiser: for every service, the grouping of its members that maximises the objective.
 
 The model is set partitioning over candidate groups: one 0/1 variable per
 allowed group of each service, one row per (service, sharing member) saying it
@@ -6,6 +6,8 @@ is in exactly one chosen group, rows added by constraints (budgets, counts,
 bundle links), and the objective sum of npv (or annual saving) of the chosen
 groups. Singletons are columns too, worth zero, so "share with nobody" is
 always a choice. It is exact: every allowed group is a column.
+
+(Named `optimiser` so that it never shadows the `sharedsvc.optimise` function.)
 """
 
 from __future__ import annotations
