@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, Participant, hookimpl
+from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
 
 
 class Scale(CostModel):
@@ -105,9 +105,9 @@ class Scale(CostModel):
         participants: Sequence[Participant],
         groups: Sequence[Sequence[int]],
         params: Mapping[str, Any],
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> GroupPrices:
         if not groups:
-            return np.zeros(0), np.zeros(0)
+            return GroupPrices(running=np.zeros(0), transition=np.zeros(0))
         volume = np.array([p.fields["volume"] for p in participants], dtype=float)
         cost = np.array([p.fields["annual_cost"] for p in participants], dtype=float)
         sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
@@ -120,7 +120,7 @@ class Scale(CostModel):
         running = np.add.reduceat(terms, starts)
         running += params["coordination_cost"] * sizes * (sizes - 1) / 2
         transition = params["transition_cost"] * (sizes - 1).astype(float)
-        return running, transition
+        return GroupPrices(running=running, transition=transition)
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sharedsvc.consortium import Consortium, Location, Member, Participation, Service
-from sharedsvc.costmodel import CostModel, Field, Participant
+from sharedsvc.costmodel import CostModel, Field, GroupPrices, Participant
 from sharedsvc.errors import (
     ConsortiumError,
     PluginError,
@@ -54,6 +54,7 @@ __all__ = [
     "CostModel",
     "Engine",
     "Field",
+    "GroupPrices",
     "GroupResult",
     "Location",
     "Member",

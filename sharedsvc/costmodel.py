@@ -103,8 +103,24 @@ class Participant:
     fields: Mapping[str, Any]
 
 
+@attrs.frozen(kw_only=True)
+class GroupPrices:
+    """Figures for many groups at once, one array entry per group."""
+
+    running: np.ndarray
+    """Pounds a year the group spends once shared (>= 0)."""
+    transition: np.ndarray
+    """One-off pounds to form the group (>= 0)."""
+    income: np.ndarray | None = None
+    """Pounds a year of added income that sharing brings (recoveries); None means none."""
+
+
 class CostModel:
-    """Base class of cost-model plugins. Subclass, declare, implement, register."""
+    """Base class of cost-model plugins. Subclass, declare, implement, register.
+
+    A group's annual saving is the sum of its members' standalone costs, less
+    its running cost, plus any added income. Groups of one save nothing.
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
@@ -127,13 +143,29 @@ class CostModel:
         """One-off pounds to form the group (systems, TUPE, programme team)."""
         return 0.0
 
+    def group_added_income(
+        self, participants: Sequence[Participant], params: Mapping[str, Any]
+    ) -> float:
+        """Pounds a year of income the group gains by sharing (fraud recoveries, say)."""
+        return 0.0
+
+    def check_participant(
+        self, participant: Participant, params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        """Problems beyond field types, as (key path below the member, message).
+
+        For example a model that needs distances returns
+        ``[("location", "expected { lat = ..., lon = ... }: ...")]`` for a member without one.
+        """
+        return []
+
     def price_groups(
         self,
         participants: Sequence[Participant],
         groups: Sequence[Sequence[int]],
         params: Mapping[str, Any],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Running and transition cost of many groups, given as index tuples.
+    ) -> GroupPrices:
+        """Figures of many groups, given as index tuples into `participants`.
 
         The default calls the one-group methods; models override it with array
         code. Must agree with the one-at-a-time methods (`sharedsvc.testing`
@@ -141,8 +173,10 @@ class CostModel:
         """
         running = np.empty(len(groups))
         transition = np.empty(len(groups))
+        income = np.empty(len(groups))
         for g, group in enumerate(groups):
             members = [participants[i] for i in group]
             running[g] = self.group_running_cost(members, params)
             transition[g] = self.group_transition_cost(members, params)
-        return running, transition
+            income[g] = self.group_added_income(members, params)
+        return GroupPrices(running=running, transition=transition, income=income)

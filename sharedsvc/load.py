@@ -24,7 +24,7 @@ from sharedsvc.consortium import (
     Participation,
     Service,
 )
-from sharedsvc.costmodel import Field, show_value
+from sharedsvc.costmodel import Field, Participant, show_value
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.plugins import Registry
 from sharedsvc.rules import ParseContext
@@ -335,14 +335,33 @@ class _Loader:
             share = values.get("share", True)
             if not isinstance(share, bool):
                 self.problem(f"{where}.share", f"expected true or false, got {show_value(share)}")
-            model = self.registry.cost_models[services[service_id].model]
+            service = services[service_id]
+            model = self.registry.cost_models[service.model]
+            before = len(self.problems)
             fields = self.fields(values, model.member_fields, where, skip=("share",))
+            if len(self.problems) == before:
+                self.model_checks(model, service, Participant(member=member, fields=fields))
             result.append(
                 Participation(
                     member=member, service=service_id, fields=fields, share=share is not False
                 )
             )
         return result
+
+    def model_checks(self, model, service: Service, participant: Participant) -> None:
+        """The cost model's own checks of a member (a location it needs, say)."""
+        member = participant.member.id
+        try:
+            found = model.check_participant(participant, service.parameters)
+        except Exception as exc:  # plugin code: name it
+            owner = self.registry.owner_of_model(model.name)
+            self.problem(
+                f"members.{member}.services.{service.id}",
+                f"cost model {model.name!r} (plugin {owner!r}) raised {type(exc).__name__}: {exc}",
+            )
+            return
+        for relative, message in found:
+            self.problem(f"members.{member}.{relative}", f"{message} (for {service.id})")
 
     def services_with_problems(self) -> set[str]:
         return {p.path.split(".")[1] for p in self.problems if p.path.startswith("services.")}

@@ -87,26 +87,34 @@ class ServicePricer:
     def price(self, groups: Sequence[tuple[int, ...]]) -> list[Candidate]:
         """Candidates for these groups (index tuples, ascending, two or more members)."""
         try:
-            running, transition = self.model.price_groups(
-                self.participants, groups, self.service.parameters
+            prices = self.model.price_groups(self.participants, groups, self.service.parameters)
+            running = np.asarray(prices.running, dtype=float)
+            transition = np.asarray(prices.transition, dtype=float)
+            income = (
+                np.zeros(len(groups))
+                if prices.income is None
+                else np.asarray(prices.income, dtype=float)
             )
-            running = np.asarray(running, dtype=float)
-            transition = np.asarray(transition, dtype=float)
         except Exception as exc:  # plugin code: name it
             raise self._fail(f"raised {type(exc).__name__}: {exc}") from exc
-        for name, array in (("running cost", running), ("transition cost", transition)):
+        for name, array, floor in (
+            ("running cost", running, 0.0),
+            ("transition cost", transition, 0.0),
+            ("added income", income, -np.inf),
+        ):
             if array.shape != (len(groups),):
                 raise self._fail(f"returned {array.shape} {name}s for {len(groups)} groups")
-            bad = ~np.isfinite(array) | (array < 0)
+            bad = ~np.isfinite(array) | (array < floor)
             if bad.any():
                 first = groups[int(np.argmax(bad))]
                 raise self._fail(
-                    f"returned a {name} that is negative or not finite "
+                    f"returned a {name} that is {'negative or ' if floor == 0 else ''}not finite "
                     f"({array[bad][0]!r} for group {[self.ids[i] for i in first]})"
                 )
         candidates = []
-        for group, run, trans in zip(groups, running.tolist(), transition.tolist(), strict=True):
-            saving = float(sum(self.standalone[i] for i in group)) - run
+        rows = zip(groups, running.tolist(), transition.tolist(), income.tolist(), strict=True)
+        for group, run, trans, extra in rows:
+            saving = float(sum(self.standalone[i] for i in group)) - run + extra
             candidates.append(
                 Candidate(
                     service=self.service.id,

@@ -79,11 +79,13 @@ def test_bulk_pricing_agrees_with_one_at_a_time(engine):
     people = [Participant(member=p.member, fields=p.fields) for p in cons.participations]
     params = cons.services[0].parameters
     groups = [(0, 1), (0, 2), (1, 2), (0, 1, 2)]
-    running, transition = model.price_groups(people, groups, params)
+    prices = model.price_groups(people, groups, params)
+    assert prices.income is None
     for g, group in enumerate(groups):
         members = [people[i] for i in group]
-        assert running[g] == pytest.approx(model.group_running_cost(members, params), rel=1e-12)
-        assert transition[g] == model.group_transition_cost(members, params)
+        expected = model.group_running_cost(members, params)
+        assert prices.running[g] == pytest.approx(expected, rel=1e-12)
+        assert prices.transition[g] == model.group_transition_cost(members, params)
 
 
 def test_a_group_of_one_saves_nothing(engine):
