@@ -269,6 +269,9 @@ class _Bundle(Constraint):
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return service not in self.services or len(members) < 2 or members <= self.in_all
 
+    def linked_services(self, services):
+        return self.services
+
     def add_rows(self, model: ModelView) -> None:
         by_service = [
             {c.candidate.members: c.var for c in model.columns.get(s, ())} for s in self.services

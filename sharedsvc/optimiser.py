@@ -25,7 +25,7 @@ from sharedsvc.plugins import Registry
 from sharedsvc.pricing import Candidate, ServicePricer
 from sharedsvc.results import GroupResult, Result, ServiceResult
 from sharedsvc.rules import Column, Constraint, ModelView
-from sharedsvc.solve import Outcome, pick_solver, solve
+from sharedsvc.solve import Outcome, pick_solver, relative_gap, solve
 
 Progress = Callable[[str], None]
 
@@ -49,16 +49,17 @@ def build_model(
     constraints: Sequence[Constraint],
     objective: str | None,
 ) -> tuple[pulp.LpProblem, ModelView] | None:
-    """The PuLP problem, or None when some member has no allowed group at all.
+    """The PuLP problem over these services, or None when a member has no allowed group.
 
     `objective=None` builds a feasibility model (objective zero).
     """
     problem = pulp.LpProblem("sharedsvc", pulp.LpMaximize)
     columns: dict[str, list[Column]] = {}
     terms = []
-    for s_index, (service, cands) in enumerate(candidates.items()):
+    for service, cands in candidates.items():
+        tag = pricers[service].tag
         columns[service] = [
-            Column(candidate=c, var=problem.add_variable(f"x{s_index}_{j}", cat=pulp.LpBinary))
+            Column(candidate=c, var=problem.add_variable(f"x{tag}_{j}", cat=pulp.LpBinary))
             for j, c in enumerate(cands)
         ]
         covering: list[list[tuple[pulp.LpVariable, int]]] = [[] for _ in pricers[service].ids]
@@ -70,12 +71,29 @@ def build_model(
         for i, pairs in enumerate(covering):
             if not pairs:
                 return None
-            problem.addConstraint(pulp.LpAffineExpression(pairs) == 1, name=f"cover{s_index}_{i}")
+            problem.addConstraint(pulp.LpAffineExpression(pairs) == 1, name=f"cover{tag}_{i}")
     problem.setObjective(pulp.LpAffineExpression(terms))
     view = ModelView(problem=problem, columns=columns)
+    services = list(candidates)
     for constraint in constraints:
-        constraint.add_rows(view)
+        if set(constraint.linked_services(services)) & set(services):
+            constraint.add_rows(view)
     return problem, view
+
+
+def blocks(services: Sequence[str], constraints: Sequence[Constraint]) -> list[list[str]]:
+    """Services in groups that constraints tie together; each group is solved on its own."""
+    block_of = {s: {s} for s in services}
+    for constraint in constraints:
+        linked = [s for s in constraint.linked_services(services) if s in block_of]
+        merged = set().union(*(block_of[s] for s in linked)) if linked else set()
+        for s in merged:
+            block_of[s] = merged
+    seen: list[set[str]] = []
+    for s in services:
+        if not any(block_of[s] is b for b in seen):
+            seen.append(block_of[s])
+    return [[s for s in services if s in b] for b in seen]
 
 
 def _all_candidates(consortium, pricers, constraints) -> dict[str, list[Candidate]]:
@@ -86,10 +104,12 @@ def _all_candidates(consortium, pricers, constraints) -> dict[str, list[Candidat
 
 
 def _is_feasible(consortium, pricers, constraints, solver: str) -> bool:
-    built = build_model(
-        pricers, _all_candidates(consortium, pricers, constraints), constraints, None
-    )
-    return built is not None and solve(built[0], solver).status != "infeasible"
+    candidates = _all_candidates(consortium, pricers, constraints)
+    for block in blocks(list(candidates), constraints):
+        built = build_model(pricers, {s: candidates[s] for s in block}, constraints, None)
+        if built is None or solve(built[0], solver).status == "infeasible":
+            return False
+    return True
 
 
 def explain_infeasibility(
@@ -109,6 +129,10 @@ def explain_infeasibility(
     return [c.label for c in active]
 
 
+MINIMUM_BLOCK_SECONDS = 1.0
+"""A block reached after the time limit has passed still gets this long to find a plan."""
+
+
 def optimise(
     consortium: Consortium,
     registry: Registry,
@@ -118,27 +142,51 @@ def optimise(
     write_model: str | Path | None = None,
     progress: Progress = _quiet,
 ) -> Result:
-    """Optimise every service's grouping; see `Result` for what comes back."""
+    """Optimise every service's grouping; see `Result` for what comes back.
+
+    Services that no constraint ties together are solved as separate models;
+    the plan is the union of their optima, which is optimal for the whole.
+    """
     started = time.perf_counter()
+    deadline = None if time_limit is None else started + time_limit
     solver = pick_solver(solver)
     pricers = make_pricers(consortium, registry)
-    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    constraints = consortium.constraints
+    candidates = _all_candidates(consortium, pricers, constraints)
     progress(f"{sum(len(c) for c in candidates.values()):,} candidate groups priced")
-    built = build_model(pricers, candidates, consortium.constraints, consortium.objective)
-    if built is not None and write_model is not None:
-        problem = built[0]
-        write_file_atomically(write_model, lambda tmp: problem.writeMPS(tmp))
-    outcome = Outcome(status="infeasible", gap=None, solver=solver)
-    if built is not None:
-        progress(f"solving with {solver}")
-        outcome = solve(built[0], solver, time_limit)
+    if write_model is not None:
+        whole = build_model(pricers, candidates, constraints, consortium.objective)
+        if whole is not None:
+            problem = whole[0]
+            write_file_atomically(write_model, lambda tmp: problem.writeMPS(tmp))
     common = {
         "consortium": consortium.name,
         "objective": consortium.objective,
         "kinds": {m.id: m.kind for m in consortium.members},
-        "solver": outcome.solver,
+        "solver": solver,
     }
-    if outcome.status == "infeasible":
+    chosen: dict[str, list[Candidate]] = {}
+    outcomes: list[Outcome] = []
+    for block in blocks(list(candidates), constraints):
+        built = build_model(
+            pricers, {s: candidates[s] for s in block}, constraints, consortium.objective
+        )
+        if built is None:
+            outcomes.append(Outcome(status="infeasible", gap=None, solver=solver))
+            break
+        limit = None
+        if deadline is not None:
+            limit = max(MINIMUM_BLOCK_SECONDS, deadline - time.perf_counter())
+        progress(f"solving {', '.join(block)} with {solver}")
+        outcome = solve(built[0], solver, limit)
+        outcomes.append(outcome)
+        if outcome.status == "infeasible":
+            break
+        for service, columns in built[1].columns.items():
+            chosen[service] = [
+                c.candidate for c in columns if outcome.values.get(c.var.name, 0.0) > 0.5
+            ]
+    if any(o.status == "infeasible" for o in outcomes):
         progress("infeasible: looking for the constraints that clash")
         conflicts = explain_infeasibility(consortium, pricers, solver)
         return Result(
@@ -148,10 +196,12 @@ def optimise(
             seconds=time.perf_counter() - started,
             **common,
         )
-    chosen = {
-        service: [c.candidate for c in columns if outcome.values.get(c.var.name, 0.0) > 0.5]
-        for service, columns in built[1].columns.items()
-    }
+    optimal = all(o.status == "optimal" for o in outcomes)
+    gap = (
+        0.0
+        if optimal
+        else relative_gap(sum(o.objective for o in outcomes), sum(o.bound for o in outcomes))
+    )
     services = tuple(
         _service_result(consortium, s.id, s.model, chosen[s.id]) for s in consortium.services
     )
@@ -161,8 +211,8 @@ def optimise(
             for member, share in group.allocation.items():
                 members[member] += share
     return Result(
-        status=outcome.status,
-        gap=outcome.gap,
+        status="optimal" if optimal else "feasible",
+        gap=gap,
         services=services,
         members=members,
         seconds=time.perf_counter() - started,

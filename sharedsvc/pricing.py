@@ -52,6 +52,8 @@ class ServicePricer:
     def __init__(self, consortium: Consortium, service_id: str, model: CostModel, plugin: str):
         self.consortium = consortium
         self.service = consortium.service(service_id)
+        self.tag = str([s.id for s in consortium.services].index(service_id))
+        """A short ASCII name for the service's model variables."""
         self.model = model
         self.plugin = plugin
         self.sharers: tuple[Participation, ...] = consortium.sharers(service_id)

@@ -8,7 +8,7 @@ user's words, which is what an infeasibility report quotes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -58,6 +58,16 @@ class Constraint:
 
     def add_rows(self, model: ModelView) -> None:
         """Add linear rows that join groups or services (budgets, counts, links)."""
+
+    def linked_services(self, services: Sequence[str]) -> Collection[str]:
+        """The services whose groupings this constraint's rows tie together.
+
+        Services that no constraint ties are solved as separate, smaller models.
+        The default is safe: none when `add_rows` is not overridden, else all.
+        """
+        if type(self).add_rows is Constraint.add_rows:
+            return ()
+        return services
 
 
 class Rule:

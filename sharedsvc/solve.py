@@ -25,6 +25,9 @@ class Outcome:
     """optimal | feasible | infeasible"""
     gap: float | None
     solver: str
+    objective: float = 0.0
+    bound: float = 0.0
+    """A proven upper bound on the optimum (the objective itself when optimal)."""
     values: dict[str, float] = attrs.field(factory=dict)
     """Variable name -> value of the plan found (empty when infeasible)."""
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
-from tomlgen import dumps
 
 from sharedsvc.cli import main
+from sharedsvc.toml_writer import dumps
 
 SEL = str(ROOT / "consortia" / "south-east-london.toml")
 

@@ -8,7 +8,8 @@ import pytest
 from bruteforce import Reference
 from hypothesis import HealthCheck, event, given, settings
 from strategies import consortia
-from tomlgen import dumps
+
+from sharedsvc.toml_writer import dumps
 
 PENNY = 0.01
 

@@ -6,7 +6,6 @@ import math
 
 import pytest
 from conftest import ROOT
-from tomlgen import dumps
 
 from sharedsvc import (
     ConsortiumError,
@@ -19,6 +18,7 @@ from sharedsvc import (
     Rule,
     hookimpl,
 )
+from sharedsvc.toml_writer import dumps
 
 SEL = ROOT / "consortia" / "south-east-london.toml"
 

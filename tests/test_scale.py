@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tomlgen import dumps
+
+from sharedsvc.toml_writer import dumps
 
 # horizon 2 years at 10%: annuity = 1/1.1 + 1/1.21
 ANNUITY = 0.9090909090909091 + 0.8264462809917354

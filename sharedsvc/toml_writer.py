@@ -1,4 +1,9 @@
-"""Write consortium dictionaries as TOML text, for tests that build consortia."""
+"""Write consortium data (plain dicts) as TOML text: for generators, tests and tools.
+
+The standard library reads TOML but cannot write it; consortium files need only
+this small subset: top-level tables, `[members.<id>]` and `[services.<id>]` tables,
+and inline values.
+"""
 
 from __future__ import annotations
 
@@ -32,21 +37,28 @@ def key(k: str) -> str:
     return k if bare else json.dumps(k)
 
 
+def _tables(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
+
+
 def dumps(data: dict[str, Any]) -> str:
-    """Top-level tables of tables become [a.b] headers; everything else is inline."""
+    """`[members.<id>]` and `[services.<id>]` become tables; other tables too; the rest inline."""
     lines: list[str] = []
 
     def table(path: list[str], body: dict[str, Any]) -> None:
-        lines.append("[" + ".".join(key(p) for p in path) + "]")
         nested = []
+        scalars = []
         for k, v in body.items():
             if isinstance(v, dict) and path[0] in ("members", "services") and len(path) == 1:
-                nested.append((k, v))
+                nested.append(([k], v))
+            elif path[0] == "members" and len(path) == 2 and k == "services" and _tables(v):
+                nested += [(["services", s], fields) for s, fields in v.items()]
             else:
-                lines.append(f"{key(k)} = {value(v)}")
-        lines.append("")
-        for k, v in nested:
-            table([*path, k], v)
+                scalars.append(f"{key(k)} = {value(v)}")
+        if scalars or not nested:
+            lines.extend(["[" + ".".join(key(p) for p in path) + "]", *scalars, ""])
+        for keys, v in nested:
+            table([*path, *keys], v)
 
     for k, v in data.items():
         if isinstance(v, dict):
