@@ -113,12 +113,12 @@ def test_duplicate_model_name_is_a_failure_naming_the_first_owner():
 
 
 def test_block_list_skips_a_plugin(monkeypatch):
-    monkeypatch.setenv("SHAREDSVC_BLOCK_PLUGINS", "scale")
+    monkeypatch.setenv("SHAREDSVC_BLOCK_PLUGINS", "hr, fraud")
     engine = Engine.create(autoload=False)
-    assert "scale" not in engine.registry.cost_models
-    with pytest.raises(
-        ConsortiumError, match=r"services.payments.model: unknown cost model 'scale'"
-    ):
+    assert "hr" not in engine.registry.cost_models
+    assert "fraud" not in engine.registry.cost_models
+    assert "scale" in engine.registry.cost_models
+    with pytest.raises(ConsortiumError, match=r"services\.hr\.model: unknown cost model 'hr'"):
         engine.load(SEL)
 
 
