@@ -6,15 +6,15 @@ Exit statuses: 0 solved, 1 infeasible, 2 bad input or usage, 3 solver failure,
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
 from sharedsvc import __version__
-from sharedsvc.costmodel import REQUIRED
+from sharedsvc.catalogue import FORMATS as FORMATS_CATALOGUE
+from sharedsvc.catalogue import describe
+from sharedsvc.catalogue import render as render_catalogue
 from sharedsvc.engine import Engine
 from sharedsvc.errors import SharedsvcError, UsageError
 from sharedsvc.output import write_atomically
@@ -144,100 +144,19 @@ def validate(file):
     )
 
 
-def _default(field) -> str:
-    return "required" if field.default is REQUIRED else f"{field.default!r}"
-
-
 @main.command()
+@click.argument("name", required=False)
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format", "fmt", type=click.Choice(FORMATS_CATALOGUE), default="table", show_default=True
 )
-def plugins(fmt):
-    """List installed plugins, their cost models (fields, parameters, defaults) and rules.
+def plugins(name, fmt):
+    """List installed plugins, their cost models (fields, parameters, defaults, sources)
+    and rules; with NAME, one cost model or rule with its formulas.
 
     \b
-    Example:
+    Examples:
       sharedsvc plugins
+      sharedsvc plugins sen_transport                 # formulas and sources
       SHAREDSVC_DISABLE_PLUGINS=1 sharedsvc plugins   # built-ins only
     """
-    registry = _engine().registry
-
-    def field_dict(f):
-        return {
-            "name": f.name,
-            "type": f.type,
-            "unit": f.unit,
-            "default": _default(f),
-            "expects": f.expectation(),
-            "description": f.description,
-            "source": f.source,
-        }
-
-    data = {
-        "plugins": [
-            {
-                "name": p.name,
-                "distribution": p.distribution,
-                "version": p.version,
-                "builtin": p.builtin,
-                "cost_models": list(p.cost_models),
-                "rules": list(p.rules),
-            }
-            for p in registry.plugins
-        ],
-        "cost_models": {
-            name: {
-                "plugin": registry.owner_of_model(name),
-                "summary": m.summary,
-                "member_fields": [field_dict(f) for f in m.member_fields],
-                "parameters": [field_dict(f) for f in m.parameters],
-            }
-            for name, m in sorted(registry.cost_models.items())
-        },
-        "rules": {
-            key: {
-                "plugin": registry.owners[("rule", key)],
-                "summary": r.summary,
-                "expects": r.expects,
-            }
-            for key, r in sorted(registry.rules.items())
-        },
-        "failures": [{"name": f.name, "reason": f.reason} for f in registry.failures],
-    }
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
-        return
-    rows = [
-        [
-            p["name"],
-            p["distribution"],
-            p["version"],
-            ", ".join(p["cost_models"]) or "-",
-            ", ".join(p["rules"]) or "-",
-        ]
-        for p in data["plugins"]
-    ]
-    click.echo(tabulate(rows, ["plugin", "distribution", "version", "cost models", "rules"]))
-    for name, model in data["cost_models"].items():
-        click.echo(f"\ncost model {name} (plugin {model['plugin']}): {model['summary']}")
-        for title, key in (("member fields", "member_fields"), ("parameters", "parameters")):
-            rows = [
-                [f["name"], f["expects"], f["default"], f["source"] or f["description"]]
-                for f in model[key]
-            ]
-            if rows:
-                click.echo(f"  {title}:")
-                table = tabulate(rows, ["name", "expects", "default", "source / meaning"])
-                click.echo("\n".join("    " + line for line in table.splitlines()))
-    rows = [[key, r["expects"], r["summary"], r["plugin"]] for key, r in data["rules"].items()]
-    click.echo("\nrules ([constraints] keys):")
-    click.echo(
-        "\n".join(
-            "  " + line
-            for line in tabulate(rows, ["key", "expects", "meaning", "plugin"]).splitlines()
-        )
-    )
-    if data["failures"]:
-        click.echo("\nfailed to load:")
-        for f in data["failures"]:
-            click.echo(f"  {f['name']}: {f['reason']}")
+    click.echo(render_catalogue(describe(_engine().registry), fmt, only=name), nl=False)

@@ -1,0 +1,122 @@
+"""A real third-party plugin package, installed with pip, found through its entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from sharedsvc.testing import check_cost_model
+
+PACKAGE = ROOT / "tests" / "plugin_package"
+
+CONSORTIUM = """
+[services.legal]
+model = "legal"
+
+[members.a]
+location = { lat = 51.50, lon = -0.10 }
+services.legal = { matters = 400, annual_cost = 900000 }
+
+[members.b]
+location = { lat = 51.52, lon = -0.05 }
+services.legal = { matters = 300, annual_cost = 700000 }
+
+[members.c]
+location = { lat = 52.20, lon = 0.12 }
+services.legal = { matters = 500, annual_cost = 1100000 }
+
+[constraints]
+max_distance_km = 20
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The package pip-installed into its own folder, put on PYTHONPATH for subprocesses."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(PACKAGE),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def run(installed, *args, **env):
+    environment = {**os.environ, "PYTHONPATH": str(installed), **env}
+    for name in ("SHAREDSVC_DISABLE_PLUGINS", "SHAREDSVC_BLOCK_PLUGINS"):
+        if name not in env:
+            environment.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "sharedsvc", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=installed,
+    )
+
+
+def test_entry_point_discovery_lists_the_plugin(installed):
+    result = run(installed, "plugins", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    plugin = next(p for p in data["plugins"] if p["name"] == "legal")
+    assert plugin["distribution"] == "sharedsvc-legal" and not plugin["builtin"]
+    assert plugin["cost_models"] == ["legal"] and plugin["rules"] == ["max_distance_km"]
+    assert data["cost_models"]["legal"]["parameters"][0]["source"]
+
+
+def test_optimise_with_the_plugin(installed, tmp_path):
+    path = tmp_path / "legal.toml"
+    path.write_text(CONSORTIUM)
+    result = run(installed, "optimise", str(path), "--format", "json", "-q")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "optimal"
+    # c is about 80 km from a and b, so the distance rule keeps it alone
+    assert data["services"]["legal"]["groups"][0]["members"] == ["a", "b"]
+    assert data["services"]["legal"]["standalone"] == ["c"]
+
+
+@pytest.mark.parametrize(
+    "env", [{"SHAREDSVC_DISABLE_PLUGINS": "1"}, {"SHAREDSVC_BLOCK_PLUGINS": "legal"}]
+)
+def test_switches_turn_the_plugin_off(installed, tmp_path, env):
+    listed = json.loads(run(installed, "plugins", "--format", "json", **env).stdout)
+    assert "legal" not in listed["cost_models"]
+    path = tmp_path / "legal.toml"
+    path.write_text(CONSORTIUM)
+    result = run(installed, "optimise", str(path), **env)
+    assert result.returncode == 2
+    assert "services.legal.model: unknown cost model 'legal'" in result.stderr
+    assert "constraints.max_distance_km: unknown constraint" in result.stderr
+
+
+def test_the_plugin_keeps_the_cost_model_contract(installed, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed))
+    import sharedsvc_legal
+
+    check_cost_model(sharedsvc_legal.Legal())
+
+
+def test_the_tutorial_shows_the_package_as_it_is():
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    for name in ("pyproject.toml", "sharedsvc_legal.py"):
+        text = (PACKAGE / name).read_text(encoding="utf-8")
+        assert text in guide, f"docs/plugins.md does not show tests/plugin_package/{name} verbatim"
