@@ -83,12 +83,24 @@ def solve(
             f"the {name} solver stopped without a plan ({pulp.LpStatus[problem.status]})"
         )
     values = {v.name: v.value() or 0.0 for v in problem.variables()}
-    if sol_status == pulp.LpSolutionOptimal:
-        return Outcome(status="optimal", gap=0.0, solver=name, values=values)
     objective = pulp.value(problem.objective) or 0.0
-    bound = _best_bound(problem, name)
+    if sol_status == pulp.LpSolutionOptimal:
+        return Outcome(
+            status="optimal",
+            gap=0.0,
+            solver=name,
+            values=values,
+            objective=objective,
+            bound=objective,
+        )
+    bound = max(objective, _best_bound(problem, name))
     return Outcome(
-        status="feasible", gap=relative_gap(objective, bound), solver=name, values=values
+        status="feasible",
+        gap=relative_gap(objective, bound),
+        solver=name,
+        values=values,
+        objective=objective,
+        bound=bound,
     )
 
 
