@@ -9,7 +9,11 @@ proven gap, from the solver's bound (HiGHS) or from the LP relaxation (CBC).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 
 import attrs
 import pulp
@@ -55,9 +59,26 @@ def _make(name: str, time_limit: float | None, mip: bool = True) -> pulp.LpSolve
         return pulp.PULP_CBC_CMD(msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0)
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what native code prints on stdout (HiGHS's banner) to stderr.
+
+    Results go to stdout, so nothing else may: `--format json | jq` must work.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _run(problem: pulp.LpProblem, solver: pulp.LpSolver, name: str) -> None:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stdout_to_stderr():
             warnings.simplefilter("ignore", DeprecationWarning)
             problem.solve(solver)
     except pulp.PulpSolverError as exc:

@@ -342,3 +342,29 @@ def test_missing_file_and_directory(tmp_path):
     assert missing.exit_code == 2 and "no such file" in missing.stderr
     directory = run("optimise", str(tmp_path))
     assert directory.exit_code == 2 and "directory" in directory.stderr
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_stdout_carries_only_the_result(solver):
+    """Native solver banners must not reach stdout (checked at the file-descriptor level)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sharedsvc",
+            "optimise",
+            SEL,
+            "--format",
+            "json",
+            "--solver",
+            solver,
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "SHAREDSVC_DISABLE_PLUGINS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "optimal"
