@@ -10,6 +10,7 @@ proven gap, from the solver's bound (HiGHS) or from the LP relaxation (CBC).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -128,12 +129,26 @@ def solve(
 def _best_bound(problem: pulp.LpProblem, name: str) -> float:
     """An upper bound on the optimum: the solver's own, else the LP relaxation's."""
     if name == "highs":
-        return float(problem.solverModel.getInfo().mip_dual_bound)
+        bound = highs_bound(problem)
+        if bound is not None:
+            return bound
     relaxed = problem.deepcopy()
     _run(relaxed, _make(name, None, mip=False), name)
     if relaxed.status != pulp.LpStatusOptimal:
         raise SolverError(f"the {name} solver could not bound the plan (LP relaxation failed)")
     return pulp.value(relaxed.objective) or 0.0
+
+
+def highs_bound(problem: pulp.LpProblem) -> float | None:
+    """HiGHS's proven bound in the problem's own sense, or None if it has none.
+
+    PuLP hands HiGHS a maximisation as the minimisation of minus the objective,
+    so HiGHS's dual bound must change sign to bound the maximum.
+    """
+    dual = float(problem.solverModel.getInfo().mip_dual_bound)
+    if not math.isfinite(dual):
+        return None
+    return -dual if problem.sense == pulp.LpMaximize else dual
 
 
 def relative_gap(objective: float, bound: float) -> float:

@@ -94,3 +94,17 @@ def test_optimiser_combines_block_gaps(engine, monkeypatch):
     assert bound >= total - 0.01
     assert result.gap > 0.05  # max_group_size = 3 leaves the LP fractional here
     assert result.gap == pytest.approx((bound - total) / bound, abs=1e-6)
+
+
+def test_highs_bound_is_read_in_the_problem_sense():
+    from types import SimpleNamespace
+
+    from sharedsvc.solve import highs_bound
+
+    problem, _ = knapsack()  # a maximisation, which PuLP gives HiGHS negated
+    problem.solverModel = SimpleNamespace(getInfo=lambda: SimpleNamespace(mip_dual_bound=-7.0))
+    assert highs_bound(problem) == 7.0
+    problem.solverModel = SimpleNamespace(
+        getInfo=lambda: SimpleNamespace(mip_dual_bound=float("-inf"))
+    )
+    assert highs_bound(problem) is None
