@@ -58,6 +58,9 @@ class _SizeLimit(Constraint):
     def size_limit(self, service: str) -> int:
         return self.limit
 
+    def implied_by_enumeration(self, service: str) -> bool:
+        return True
+
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return len(members) <= self.limit
 
@@ -76,6 +79,9 @@ class _Partnerships(Constraint):
     def __init__(self, limit: int):
         self.limit = limit
         self.label = f"max_partnerships allows at most {limit} group(s) of two or more"
+
+    def allows_pruning(self, service: str) -> bool:
+        return True  # a pruned group's replacement never has more groups of two or more
 
     def add_rows(self, model: ModelView) -> None:
         pairs = [(c.var, 1) for c in model.all_columns() if c.candidate.size >= 2]
@@ -96,6 +102,9 @@ class _Budget(Constraint):
     def __init__(self, budget: float):
         self.budget = budget
         self.label = f"transition_budget caps one-off costs at £{budget:,.0f}"
+
+    def allows_pruning(self, service: str) -> bool:
+        return True  # a pruned group's replacement never costs more to form
 
     def add_rows(self, model: ModelView) -> None:
         pairs = [
@@ -141,6 +150,9 @@ class _Connected(Constraint):
 
     def needs_connected(self, service: str) -> bool:
         return service == self.service
+
+    def implied_by_enumeration(self, service: str) -> bool:
+        return True
 
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return service != self.service or len(members) < 2 or is_connected(members, self.neighbours)
@@ -199,6 +211,9 @@ class _Together(Constraint):
         self.service = service
         self.members = frozenset(members)
         self.label = f"must_share for {service} puts {_and(sorted(members))} together"
+
+    def allows_pruning(self, service: str) -> bool:
+        return service != self.service  # it forbids the singletons a pruned group falls back on
 
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         if service != self.service or not members & self.members:
@@ -271,6 +286,9 @@ class _Bundle(Constraint):
 
     def linked_services(self, services):
         return self.services
+
+    def allows_pruning(self, service: str) -> bool:
+        return service not in self.services  # worth is judged across the bundle, not alone
 
     def add_rows(self, model: ModelView) -> None:
         by_service = [

@@ -13,6 +13,8 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 
+import attrs
+
 from sharedsvc.consortium import Consortium
 from sharedsvc.errors import TooLargeError
 from sharedsvc.pricing import Candidate, ServicePricer
@@ -57,10 +59,31 @@ def count_all_groups(count: int, max_size: int) -> int:
     return sum(math.comb(count, k) for k in range(2, max_size + 1))
 
 
+@attrs.frozen(kw_only=True)
+class ServiceCandidates:
+    """A service's candidates, and how many groups were enumerated and pruned."""
+
+    service: str
+    candidates: list[Candidate]
+    enumerated: int
+    """Groups of two or more that the constraints allow, before pruning."""
+    pruned_worthless: int = 0
+    pruned_dominated: int = 0
+
+
 def service_candidates(
-    consortium: Consortium, pricer: ServicePricer, constraints: Sequence[Constraint]
-) -> list[Candidate]:
-    """Priced candidates of a service allowed by `constraints`, singletons included."""
+    consortium: Consortium,
+    pricer: ServicePricer,
+    constraints: Sequence[Constraint],
+    *,
+    prune: bool = True,
+) -> ServiceCandidates:
+    """Priced candidates of a service allowed by `constraints`, singletons included.
+
+    With `prune`, groups that cannot be in some optimal plan are dropped, by the
+    two rules in `docs/optimiser.md`; each is checked to be safe for the
+    constraints in force, and a test compares pruned and unpruned optima.
+    """
     service = pricer.service.id
     ids = pricer.ids
     count = len(ids)
@@ -79,9 +102,18 @@ def service_candidates(
             raise _too_large(service, count, max_size, total)
         groups_iter = all_groups(count, max_size)
 
+    checks = [
+        c
+        for c in constraints
+        if type(c).allows_members is not Constraint.allows_members
+        and not c.implied_by_enumeration(service)
+    ]
+
     def allowed(group: tuple[int, ...]) -> bool:
+        if not checks:
+            return True
         members = frozenset(ids[i] for i in group)
-        return all(c.allows_members(service, members) for c in constraints)
+        return all(c.allows_members(service, members) for c in checks)
 
     groups = []
     for n, group in enumerate(groups_iter):
@@ -89,9 +121,52 @@ def service_candidates(
             raise _too_large(service, count, max_size, None)
         if allowed(group):
             groups.append(group)
-    singles = [(i,) for i in range(count) if allowed((i,))]
-    candidates = [pricer.singleton(i) for (i,) in singles] + pricer.price(groups)
-    return [cand for cand in candidates if all(c.allows_figures(cand) for c in constraints)]
+    enumerated = len(groups)
+    saving, transition, npv = pricer.price_arrays(groups)
+    prunable = prune and all(c.allows_pruning(service) for c in constraints)
+    worthless = 0
+    if prunable:
+        value = npv if consortium.objective == "npv" else saving
+        keep = value > 0
+        worthless = int(len(groups) - keep.sum())
+        groups = [g for g, k in zip(groups, keep.tolist(), strict=True) if k]
+        saving, transition, npv = saving[keep], transition[keep], npv[keep]
+    singles = [pricer.singleton(i) for i in range(count) if allowed((i,))]
+    figure_checks = [
+        c for c in constraints if type(c).allows_figures is not Constraint.allows_figures
+    ]
+    candidates = [
+        cand
+        for cand in singles + pricer.candidates(groups, saving, transition, npv)
+        if all(c.allows_figures(cand) for c in figure_checks)
+    ]
+    dominated = 0
+    if prunable:
+        candidates, dominated = drop_dominated(candidates, consortium.objective)
+    return ServiceCandidates(
+        service=service,
+        candidates=candidates,
+        enumerated=enumerated,
+        pruned_worthless=worthless,
+        pruned_dominated=dominated,
+    )
+
+
+def drop_dominated(candidates: list[Candidate], objective: str) -> tuple[list[Candidate], int]:
+    """Drop each group G for which some G minus one member is also a candidate, worth at
+    least as much and no dearer to form: that smaller group and the member alone
+    replace G in any plan without loss or any constraint broken.
+    """
+    worth = {c.indices: (c.value(objective), c.transition_cost) for c in candidates}
+    kept = []
+    for c in candidates:
+        if c.size >= 3:
+            value, cost = c.value(objective), c.transition_cost
+            smaller = (worth.get(c.indices[:i] + c.indices[i + 1 :]) for i in range(c.size))
+            if any(w is not None and w[0] >= value and w[1] <= cost for w in smaller):
+                continue
+        kept.append(c)
+    return kept, len(candidates) - len(kept)
 
 
 def _too_large(service: str, count: int, max_size: int, total: int | None) -> TooLargeError:

@@ -96,9 +96,9 @@ def blocks(services: Sequence[str], constraints: Sequence[Constraint]) -> list[l
     return [[s for s in services if s in b] for b in seen]
 
 
-def _all_candidates(consortium, pricers, constraints) -> dict[str, list[Candidate]]:
+def _all_candidates(consortium, pricers, constraints, prune=True) -> dict[str, list[Candidate]]:
     return {
-        s.id: service_candidates(consortium, pricers[s.id], constraints)
+        s.id: service_candidates(consortium, pricers[s.id], constraints, prune=prune).candidates
         for s in consortium.services
     }
 
@@ -141,6 +141,7 @@ def optimise(
     time_limit: float | None = None,
     write_model: str | Path | None = None,
     progress: Progress = _quiet,
+    prune: bool = True,
 ) -> Result:
     """Optimise every service's grouping; see `Result` for what comes back.
 
@@ -152,7 +153,7 @@ def optimise(
     solver = pick_solver(solver)
     pricers = make_pricers(consortium, registry)
     constraints = consortium.constraints
-    candidates = _all_candidates(consortium, pricers, constraints)
+    candidates = _all_candidates(consortium, pricers, constraints, prune)
     progress(f"{sum(len(c) for c in candidates.values()):,} candidate groups priced")
     if write_model is not None:
         whole = build_model(pricers, candidates, constraints, consortium.objective)

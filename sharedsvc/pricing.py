@@ -86,8 +86,10 @@ class ServicePricer:
             raise self._fail(f"returned a standalone cost that is negative or not finite: {costs}")
         return costs_array
 
-    def price(self, groups: Sequence[tuple[int, ...]]) -> list[Candidate]:
-        """Candidates for these groups (index tuples, ascending, two or more members)."""
+    def price_arrays(
+        self, groups: Sequence[tuple[int, ...]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Annual saving, transition cost and npv of each group, checked, as arrays."""
         try:
             prices = self.model.price_groups(self.participants, groups, self.service.parameters)
             running = np.asarray(prices.running, dtype=float)
@@ -113,22 +115,44 @@ class ServicePricer:
                     f"returned a {name} that is {'negative or ' if floor == 0 else ''}not finite "
                     f"({array[bad][0]!r} for group {[self.ids[i] for i in first]})"
                 )
-        candidates = []
-        rows = zip(groups, running.tolist(), transition.tolist(), income.tolist(), strict=True)
-        for group, run, trans, extra in rows:
-            saving = float(sum(self.standalone[i] for i in group)) - run + extra
-            candidates.append(
-                Candidate(
-                    service=self.service.id,
-                    indices=group,
-                    members=tuple(sorted(self.ids[i] for i in group)),
-                    annual_saving=saving,
-                    transition_cost=trans,
-                    npv=appraisal.npv(saving, trans, self.annuity),
-                    pricer=self,
-                )
+        saving = self._standalone_sums(groups) - running + income
+        return saving, transition, appraisal.npv(saving, transition, self.annuity)
+
+    def _standalone_sums(self, groups: Sequence[tuple[int, ...]]) -> np.ndarray:
+        if not groups:
+            return np.zeros(0)
+        sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+        flat = np.fromiter((i for g in groups for i in g), dtype=np.int64, count=int(sizes.sum()))
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        return np.add.reduceat(self.standalone[flat], starts)
+
+    def candidates(
+        self,
+        groups: Sequence[tuple[int, ...]],
+        saving: np.ndarray,
+        transition: np.ndarray,
+        npv: np.ndarray,
+    ) -> list[Candidate]:
+        """Candidate objects for priced groups."""
+        ids = self.ids
+        return [
+            Candidate(
+                service=self.service.id,
+                indices=group,
+                members=tuple(sorted(ids[i] for i in group)),
+                annual_saving=sav,
+                transition_cost=trans,
+                npv=value,
+                pricer=self,
             )
-        return candidates
+            for group, sav, trans, value in zip(
+                groups, saving.tolist(), transition.tolist(), npv.tolist(), strict=True
+            )
+        ]
+
+    def price(self, groups: Sequence[tuple[int, ...]]) -> list[Candidate]:
+        """Candidates for these groups (index tuples, ascending, two or more members)."""
+        return self.candidates(groups, *self.price_arrays(groups))
 
     def singleton(self, index: int) -> Candidate:
         """A member alone: saving, transition and npv are zero by definition."""

@@ -52,6 +52,24 @@ class Constraint:
         """Whether a group may be formed at all (called before pricing)."""
         return True
 
+    def implied_by_enumeration(self, service: str) -> bool:
+        """True when `size_limit` and `needs_connected` already say all `allows_members` says.
+
+        The enumerator then skips this constraint's check (a speed-up, never a change).
+        """
+        return False
+
+    def allows_pruning(self, service: str) -> bool:
+        """Whether dropping groups that cannot help is safe with this constraint in force.
+
+        sharedsvc drops groups worth nothing (a member alone does as well) and groups
+        that a smaller group does as well as, at no higher transition cost. That is
+        safe for filters, budgets and partnership counts; not for constraints that
+        force groups (must_share) or tie services (bundles). The default is safe:
+        yes for pure filters, no for any constraint that adds rows.
+        """
+        return type(self).add_rows is Constraint.add_rows
+
     def allows_figures(self, candidate: Candidate) -> bool:
         """Whether a priced group may be chosen (called after pricing)."""
         return True

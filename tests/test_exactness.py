@@ -83,3 +83,15 @@ def test_highs_finds_the_same_optimum(engine, data):
     assert result.status == "optimal"
     key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
     assert result.totals[key] == pytest.approx(best, abs=PENNY)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia())
+def test_pruning_never_loses_the_optimum(engine, data):
+    consortium = engine.parse(dumps(data))
+    pruned = engine.optimise(consortium)
+    full = engine.optimise(consortium, prune=False)
+    assert pruned.status == full.status
+    if full.solved:
+        key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
+        assert pruned.totals[key] == pytest.approx(full.totals[key], abs=PENNY)
