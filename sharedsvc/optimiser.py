@@ -20,12 +20,13 @@ import pulp
 
 from sharedsvc.candidates import service_candidates
 from sharedsvc.consortium import Consortium
+from sharedsvc.fixing import reduce_model
 from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing import Candidate, ServicePricer
 from sharedsvc.results import GroupResult, Result, ServiceResult
 from sharedsvc.rules import Column, Constraint, ModelView
-from sharedsvc.solve import Outcome, pick_solver, relative_gap, solve
+from sharedsvc.solve import Outcome, highs_available, pick_solver, relative_gap, solve
 
 Progress = Callable[[str], None]
 
@@ -132,6 +133,56 @@ def explain_infeasibility(
 MINIMUM_BLOCK_SECONDS = 1.0
 """A block reached after the time limit has passed still gets this long to find a plan."""
 
+FIXING_MIN_COLUMNS = 3000
+"""Blocks with at least this many columns are first shrunk by reduced-cost fixing."""
+
+
+def _solve_block(pricers, candidates, constraints, objective, solver, limit, progress):
+    """Solve one block; None when some member has no allowed group (infeasible)."""
+    built = build_model(pricers, candidates, constraints, objective)
+    if built is None:
+        return None
+    problem, view = built
+    columns = sum(len(c) for c in candidates.values())
+    label = ", ".join(candidates)
+    if columns >= FIXING_MIN_COLUMNS and highs_available():
+        singles = {
+            c.var.name for cols in view.columns.values() for c in cols if c.candidate.size == 1
+        }
+        reduction = reduce_model(problem, singles, limit)
+        if reduction is not None and reduction.incumbent is not None:
+            progress(
+                f"{label}: LP bound {reduction.lp_bound:,.0f}, plan {reduction.incumbent:,.0f}; "
+                f"{len(reduction.kept):,} of {columns:,} groups can still improve it "
+                f"({reduction.seconds:.1f} s)"
+            )
+            if reduction.proven:
+                value = reduction.incumbent
+                outcome = Outcome(
+                    status="optimal",
+                    gap=0.0,
+                    solver="highs",
+                    values=reduction.incumbent_values,
+                    objective=value,
+                    bound=value,
+                )
+                return outcome, _picked(view, outcome)
+            kept = {
+                s: [c.candidate for c in cols if c.var.name in reduction.kept]
+                for s, cols in view.columns.items()
+            }
+            problem, view = build_model(pricers, kept, constraints, objective)
+    progress(f"solving {label} with {solver}")
+    outcome = solve(problem, solver, limit)
+    return outcome, _picked(view, outcome)
+
+
+def _picked(view: ModelView, outcome: Outcome) -> dict[str, list[Candidate]]:
+    return {
+        service: [c.candidate for c in columns if outcome.values.get(c.var.name, 0.0) > 0.5]
+        for service, columns in view.columns.items()
+    }
+
 
 def optimise(
     consortium: Consortium,
@@ -169,24 +220,21 @@ def optimise(
     chosen: dict[str, list[Candidate]] = {}
     outcomes: list[Outcome] = []
     for block in blocks(list(candidates), constraints):
-        built = build_model(
-            pricers, {s: candidates[s] for s in block}, constraints, consortium.objective
-        )
-        if built is None:
-            outcomes.append(Outcome(status="infeasible", gap=None, solver=solver))
-            break
+        block_candidates = {s: candidates[s] for s in block}
         limit = None
         if deadline is not None:
             limit = max(MINIMUM_BLOCK_SECONDS, deadline - time.perf_counter())
-        progress(f"solving {', '.join(block)} with {solver}")
-        outcome = solve(built[0], solver, limit)
+        solved = _solve_block(
+            pricers, block_candidates, constraints, consortium.objective, solver, limit, progress
+        )
+        if solved is None:
+            outcomes.append(Outcome(status="infeasible", gap=None, solver=solver))
+            break
+        outcome, picked = solved
         outcomes.append(outcome)
         if outcome.status == "infeasible":
             break
-        for service, columns in built[1].columns.items():
-            chosen[service] = [
-                c.candidate for c in columns if outcome.values.get(c.var.name, 0.0) > 0.5
-            ]
+        chosen.update(picked)
     if any(o.status == "infeasible" for o in outcomes):
         progress("infeasible: looking for the constraints that clash")
         conflicts = explain_infeasibility(consortium, pricers, solver)

@@ -95,3 +95,24 @@ def test_pruning_never_loses_the_optimum(engine, data):
     if full.solved:
         key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
         assert pruned.totals[key] == pytest.approx(full.totals[key], abs=PENNY)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia())
+def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
+    """Force LP + reduced-cost fixing on every block and compare with brute force."""
+    from sharedsvc import fixing, optimiser
+
+    best = Reference(data).best()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        # restrict the first MIP to the LP's support, so that fixing decides the rest
+        patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
+        patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
+        result = engine.optimise(engine.parse(dumps(data)))
+    if best is None:
+        assert result.status == "infeasible"
+        return
+    assert result.status == "optimal"
+    key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
+    assert result.totals[key] == pytest.approx(best, abs=PENNY)

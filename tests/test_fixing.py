@@ -1,0 +1,74 @@
+"""Reduced-cost fixing against exact dynamic programming on random set-partitioning models."""
+
+from __future__ import annotations
+
+import pulp
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sharedsvc import fixing
+from sharedsvc.fixing import reduce_model
+from sharedsvc.solve import solve
+
+
+@st.composite
+def partitioning(draw):
+    """Rows 0..n-1, singletons worth 0, and random groups, often with a fractional LP."""
+    n = draw(st.integers(3, 8))
+    groups = draw(
+        st.lists(
+            st.lists(st.integers(0, n - 1), min_size=2, max_size=4, unique=True).map(
+                lambda g: tuple(sorted(g))
+            ),
+            min_size=3,
+            max_size=30,
+            unique=True,
+        )
+    )
+    values = draw(st.lists(st.integers(1, 100), min_size=len(groups), max_size=len(groups)))
+    return n, groups, values
+
+
+def best_by_dp(n, columns):
+    """The best exact cover by DP over subsets of rows (independent of any LP)."""
+    full = (1 << n) - 1
+    best = {0: 0.0}
+    for mask in range(1, full + 1):
+        low = mask & -mask
+        options = [value + best[mask & ~m] for m, value in columns if m & low and m & ~mask == 0]
+        best[mask] = max(options)
+    return best[full]
+
+
+def model(n, groups, values):
+    problem = pulp.LpProblem("sp", pulp.LpMaximize)
+    singles = [problem.add_variable(f"s{i}", cat=pulp.LpBinary) for i in range(n)]
+    xs = [problem.add_variable(f"g{j}", cat=pulp.LpBinary) for j in range(len(groups))]
+    problem.setObjective(pulp.LpAffineExpression(list(zip(xs, values, strict=True))))
+    for i in range(n):
+        pairs = [(singles[i], 1)] + [(x, 1) for x, g in zip(xs, groups, strict=True) if i in g]
+        problem.addConstraint(pulp.LpAffineExpression(pairs) == 1, name=f"r{i}")
+    return problem
+
+
+@settings(max_examples=300, deadline=None)
+@given(partitioning())
+def test_fixing_keeps_every_column_an_optimum_needs(case):
+    n, groups, values = case
+    columns = [(1 << i, 0.0) for i in range(n)]
+    columns += [(sum(1 << i for i in g), float(v)) for g, v in zip(groups, values, strict=True)]
+    optimum = best_by_dp(n, columns)
+    problem = model(n, groups, values)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
+        patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
+        reduction = reduce_model(problem, {f"s{i}" for i in range(n)})
+    assert reduction is not None and reduction.incumbent is not None
+    assert reduction.lp_bound >= optimum - 1e-6
+    if reduction.proven:
+        assert reduction.incumbent == pytest.approx(optimum)
+    for var in problem.variables():
+        if var.name not in reduction.kept:
+            var.upBound = 0
+    assert solve(problem, "cbc").objective == pytest.approx(optimum)
