@@ -89,7 +89,7 @@ def _same_file(a: Path, b: Path) -> bool:
     type=click.Choice(SOLVERS),
     default="auto",
     show_default=True,
-    help="auto = CBC (bundled with PuLP); highs needs `pip install sharedsvc[highs]`.",
+    help="MIP solver: auto = CBC (bundled with PuLP), or HiGHS.",
 )
 @click.option(
     "--write-model",

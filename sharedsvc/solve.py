@@ -46,8 +46,8 @@ def pick_solver(name: str) -> str:
         raise UsageError(f"unknown solver {name!r}; expected one of {', '.join(SOLVERS)}")
     if name == "highs" and not highs_available():
         raise UsageError(
-            "the HiGHS solver is not installed; install it with "
-            "`pip install 'sharedsvc[highs]'`, or use --solver cbc"
+            "the HiGHS solver (the highspy package) is not installed; "
+            "reinstall sharedsvc, or use --solver cbc"
         )
     return "cbc" if name == "auto" else name
 
