@@ -29,6 +29,8 @@ RESTRICTED_EXTRA = 0.05
 """Share of all columns (best reduced cost first) added to the restricted MIP..."""
 RESTRICTED_MINIMUM = 2000
 """...and at least this many."""
+RESTRICTED_SECONDS = 10.0
+"""At most this long for the restricted MIP: its plan is a means, not the end."""
 
 
 @attrs.frozen(kw_only=True)
@@ -122,8 +124,10 @@ def reduce_model(
         np.array([highspy.HighsVarType.kInteger] * len(restricted_idx)),
     )
     h.setOptionValue("mip_rel_gap", 0.0)
+    budget = RESTRICTED_SECONDS
     if time_limit is not None:
-        h.setOptionValue("time_limit", max(1.0, time_limit - (time.perf_counter() - started)))
+        budget = min(budget, max(1.0, (time_limit - (time.perf_counter() - started)) / 2))
+    h.setOptionValue("time_limit", budget)
     h.run()
     incumbent = None
     values: dict[str, float] = {}

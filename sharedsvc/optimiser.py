@@ -171,7 +171,21 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
                 s: [c.candidate for c in cols if c.var.name in reduction.kept]
                 for s, cols in view.columns.items()
             }
+            plan = {
+                id(c.candidate)
+                for cols in view.columns.values()
+                for c in cols
+                if reduction.incumbent_values.get(c.var.name, 0.0) > 0.5
+            }
             problem, view = build_model(pricers, kept, constraints, objective)
+            for cols in view.columns.values():
+                for column in cols:
+                    column.var.setInitialValue(1 if id(column.candidate) in plan else 0)
+            if limit is not None:
+                limit = max(MINIMUM_BLOCK_SECONDS, limit - reduction.seconds)
+            progress(f"solving {label} with {solver}, starting from that plan")
+            outcome = solve(problem, solver, limit, warm_start=True)
+            return outcome, _picked(view, outcome)
     progress(f"solving {label} with {solver}")
     outcome = solve(problem, solver, limit)
     return outcome, _picked(view, outcome)
@@ -219,7 +233,11 @@ def optimise(
     }
     chosen: dict[str, list[Candidate]] = {}
     outcomes: list[Outcome] = []
-    for block in blocks(list(candidates), constraints):
+    # smallest first, so that the hardest block gets what time is left
+    ordered = sorted(
+        blocks(list(candidates), constraints), key=lambda b: sum(len(candidates[s]) for s in b)
+    )
+    for block in ordered:
         block_candidates = {s: candidates[s] for s in block}
         limit = None
         if deadline is not None:

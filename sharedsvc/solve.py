@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 import pulp
@@ -52,12 +55,16 @@ def pick_solver(name: str) -> str:
     return "cbc" if name == "auto" else name
 
 
-def _make(name: str, time_limit: float | None, mip: bool = True) -> pulp.LpSolver:
+def _make(
+    name: str, time_limit: float | None, mip: bool = True, warm_start: bool = False
+) -> pulp.LpSolver:
     if name == "highs":
         return pulp.HiGHS(msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0, gapAbs=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0)
+        return pulp.PULP_CBC_CMD(
+            msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0, warmStart=warm_start
+        )
 
 
 @contextlib.contextmanager
@@ -87,11 +94,23 @@ def _run(problem: pulp.LpProblem, solver: pulp.LpSolver, name: str) -> None:
 
 
 def solve(
-    problem: pulp.LpProblem, solver: str = "auto", time_limit: float | None = None
+    problem: pulp.LpProblem,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    warm_start: bool = False,
 ) -> Outcome:
-    """Solve `problem` (a maximisation) and map the result to optimal/feasible/infeasible."""
+    """Solve `problem` (a maximisation) and map the result to optimal/feasible/infeasible.
+
+    `warm_start` hands CBC the variables' initial values as a first plan.
+    """
     name = pick_solver(solver)
-    _run(problem, _make(name, time_limit), name)
+    with tempfile.TemporaryDirectory(prefix="sharedsvc-") as folder:
+        engine = _make(name, time_limit, warm_start=warm_start)
+        log = Path(folder) / "cbc.log"
+        if name == "cbc":
+            engine.optionsDict["logPath"] = str(log)
+        _run(problem, engine, name)
+        cbc_bound = _cbc_bound(log, problem) if name == "cbc" and log.exists() else None
     sol_status = problem.sol_status
     if sol_status == pulp.LpSolutionInfeasible or problem.status == pulp.LpStatusInfeasible:
         return Outcome(status="infeasible", gap=None, solver=name)
@@ -115,7 +134,7 @@ def solve(
             objective=objective,
             bound=objective,
         )
-    bound = max(objective, _best_bound(problem, name))
+    bound = max(objective, cbc_bound if cbc_bound is not None else _best_bound(problem, name))
     return Outcome(
         status="feasible",
         gap=relative_gap(objective, bound),
@@ -124,6 +143,22 @@ def solve(
         objective=objective,
         bound=bound,
     )
+
+
+_CBC_BOUND = re.compile(r"^(Upper|Lower) bound:\s+(\S+)", re.MULTILINE)
+
+
+def _cbc_bound(log: Path, problem: pulp.LpProblem) -> float | None:
+    """The bound CBC proved when it stopped, from its log, in the problem's sense."""
+    wanted = "Upper" if problem.sense == pulp.LpMaximize else "Lower"
+    for kind, number in _CBC_BOUND.findall(log.read_text(errors="replace")):
+        if kind == wanted:
+            try:
+                value = float(number)
+            except ValueError:
+                return None
+            return value if math.isfinite(value) else None
+    return None
 
 
 def _best_bound(problem: pulp.LpProblem, name: str) -> float:

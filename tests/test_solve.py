@@ -108,3 +108,17 @@ def test_highs_bound_is_read_in_the_problem_sense():
         getInfo=lambda: SimpleNamespace(mip_dual_bound=float("-inf"))
     )
     assert highs_bound(problem) is None
+
+
+def test_cbc_bound_is_read_from_its_log(tmp_path):
+    from sharedsvc.solve import _cbc_bound
+
+    log = tmp_path / "cbc.log"
+    log.write_text(
+        "Result - Stopped on time limit\n\nObjective value:                119186941.77\n"
+        "Upper bound:                    121750657.337\nGap:                            -0.02\n"
+    )
+    problem, _ = knapsack()  # a maximisation
+    assert _cbc_bound(log, problem) == pytest.approx(121750657.337)
+    log.write_text("Result - Optimal solution found\n\nObjective value: 5\n")
+    assert _cbc_bound(log, problem) is None
