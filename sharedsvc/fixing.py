@@ -23,7 +23,7 @@ import attrs
 import numpy as np
 import pulp
 
-from sharedsvc.solve import _stdout_to_stderr
+from sharedsvc.solve import _native_stdout_silenced
 
 RESTRICTED_EXTRA = 0.05
 """Share of all columns (best reduced cost first) added to the restricted MIP..."""
@@ -49,7 +49,7 @@ class Reduction:
 def _highs():
     import highspy
 
-    with _stdout_to_stderr():
+    with _native_stdout_silenced():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h, highspy

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import attrs
 import pulp
 
 from sharedsvc.candidates import service_candidates
@@ -237,14 +238,28 @@ def optimise(
     ordered = sorted(
         blocks(list(candidates), constraints), key=lambda b: sum(len(candidates[s]) for s in b)
     )
-    for block in ordered:
-        block_candidates = {s: candidates[s] for s in block}
+    priced = time.perf_counter()
+
+    def job(block: list[str]) -> tuple[Outcome, dict[str, list[int]]] | None:
         limit = None
         if deadline is not None:
             limit = max(MINIMUM_BLOCK_SECONDS, deadline - time.perf_counter())
+        block_candidates = {s: candidates[s] for s in block}
         solved = _solve_block(
             pricers, block_candidates, constraints, consortium.objective, solver, limit, progress
         )
+        if solved is None:
+            return None
+        outcome, picked = solved
+        positions = {id(c): i for s in block for i, c in enumerate(candidates[s])}
+        return (
+            attrs.evolve(outcome, values={}),
+            {s: [positions[id(c)] for c in picked.get(s, [])] for s in block},
+        )
+
+    # Blocks are solved one after another: forking workers after HiGHS has started its
+    # threads deadlocks, and the consortium does not pickle for spawned ones.
+    for solved in map(job, ordered):
         if solved is None:
             outcomes.append(Outcome(status="infeasible", gap=None, solver=solver))
             break
@@ -252,7 +267,13 @@ def optimise(
         outcomes.append(outcome)
         if outcome.status == "infeasible":
             break
-        chosen.update(picked)
+        chosen.update({s: [candidates[s][i] for i in picks] for s, picks in picked.items()})
+    stats = {
+        "candidates": sum(len(c) for c in candidates.values()),
+        "blocks": len(ordered),
+        "price_seconds": priced - started,
+        "solve_seconds": time.perf_counter() - priced,
+    }
     if any(o.status == "infeasible" for o in outcomes):
         progress("infeasible: looking for the constraints that clash")
         conflicts = explain_infeasibility(consortium, pricers, solver)
@@ -278,6 +299,7 @@ def optimise(
             for member, share in group.allocation.items():
                 members[member] += share
     return Result(
+        stats=stats,
         status="optimal" if optimal else "feasible",
         gap=gap,
         services=services,

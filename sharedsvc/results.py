@@ -80,6 +80,8 @@ class Result:
     """When infeasible: the clashing constraints, in the user's words."""
     solver: str = ""
     seconds: float = 0.0
+    stats: dict[str, float] = attrs.field(factory=dict)
+    """How the run went: candidate groups, blocks, seconds pricing and solving."""
 
     @property
     def solved(self) -> bool:
@@ -117,6 +119,8 @@ class Result:
             },
             "message": self.message,
             "solver": self.solver,
+            "seconds": round(self.seconds, 3),
+            "stats": self.stats,
         }
         if self.status == "infeasible":
             data["conflicts"] = list(self.conflicts)

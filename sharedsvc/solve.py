@@ -68,25 +68,28 @@ def _make(
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what native code prints on stdout (HiGHS's banner) to stderr.
+def _native_stdout_silenced() -> Iterator[None]:
+    """Silence what native code prints on stdout (HiGHS's banner).
 
     Results go to stdout, so nothing else may: `--format json | jq` must work.
+    Solver errors still reach us as statuses and exceptions.
     """
     sys.stdout.flush()
     saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(devnull, 1)
         yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(devnull)
 
 
 def _run(problem: pulp.LpProblem, solver: pulp.LpSolver, name: str) -> None:
     try:
-        with warnings.catch_warnings(), _stdout_to_stderr():
+        with warnings.catch_warnings(), _native_stdout_silenced():
             warnings.simplefilter("ignore", DeprecationWarning)
             problem.solve(solver)
     except pulp.PulpSolverError as exc:
