@@ -95,7 +95,7 @@ def _same_file(a: Path, b: Path) -> bool:
     "--write-model",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE.mps",
-    help="Also write the optimisation model as MPS, for other solvers.",
+    help="Also write the whole model as MPS for other solvers (it minimises minus the objective).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
 def optimise(file, fmt, output, time_limit, solver, write_model, quiet):

@@ -225,7 +225,11 @@ def optimise(
         whole = build_model(pricers, candidates, constraints, consortium.objective)
         if whole is not None:
             problem = whole[0]
-            write_file_atomically(write_model, lambda tmp: problem.writeMPS(tmp))
+            # As a minimisation of minus the objective: every MPS reader (CBC 2.10 included)
+            # understands that, while OBJSENSE sections are not read everywhere.
+            write_file_atomically(
+                write_model, lambda tmp: problem.writeMPS(tmp, mpsSense=pulp.LpMinimize)
+            )
     common = {
         "consortium": consortium.name,
         "objective": consortium.objective,
