@@ -219,7 +219,11 @@ def optimise(
     solver = pick_solver(solver)
     pricers = make_pricers(consortium, registry)
     constraints = consortium.constraints
-    candidates = _all_candidates(consortium, pricers, constraints, prune)
+    found = [
+        service_candidates(consortium, pricers[s.id], constraints, prune=prune)
+        for s in consortium.services
+    ]
+    candidates = {f.service: f.candidates for f in found}
     progress(f"{sum(len(c) for c in candidates.values()):,} candidate groups priced")
     if write_model is not None:
         whole = build_model(pricers, candidates, constraints, consortium.objective)
@@ -273,6 +277,8 @@ def optimise(
             break
         chosen.update({s: [candidates[s][i] for i in picks] for s, picks in picked.items()})
     stats = {
+        "groups_enumerated": sum(f.enumerated for f in found),
+        "groups_pruned": sum(f.pruned_worthless + f.pruned_dominated for f in found),
         "candidates": sum(len(c) for c in candidates.values()),
         "blocks": len(ordered),
         "price_seconds": priced - started,
