@@ -269,10 +269,37 @@ class MustShare(Rule):
                             f"members.{name}.services.{service}.share is false",
                         )
                     )
+            found += self._clashes(names, service, path, context.table)
             problems += found
             if not found:
                 constraints.append(_Together(service, names))
         return constraints, problems
+
+    @staticmethod
+    def _clashes(names: list[str], service: str, path: str, table) -> list[Problem]:
+        """Contradictions visible without solving: a size limit, a never_together pair."""
+        problems = []
+        limit = table.get("max_group_size")
+        if isinstance(limit, int) and not isinstance(limit, bool) and len(names) > limit:
+            problems.append(
+                Problem(
+                    f"{path}.members",
+                    f"puts {len(names)} members together for {service}, but "
+                    f"constraints.max_group_size is {limit}",
+                )
+            )
+        apart = table.get("never_together")
+        for j, entry in enumerate(apart if isinstance(apart, list) else []):
+            both = sorted(set(names) & set(entry)) if isinstance(entry, list) else []
+            if len(both) >= 2:
+                problems.append(
+                    Problem(
+                        f"{path}.members",
+                        f"must_share for {service} puts {_and(both)} together, "
+                        f"but constraints.never_together[{j}] forbids it",
+                    )
+                )
+        return problems
 
 
 class _Bundle(Constraint):

@@ -176,12 +176,14 @@ def test_plugins_lists_models_parameters_and_rules():
 
 
 def test_infeasible_exits_1_and_names_the_clash(tmp_path):
+    # a and c are not neighbours, so a connected group holding both needs b: three members
     data = with_changes(
         lambda d: d.update(
             constraints={
                 "must_share": [{"service": "svc", "members": ["a", "c"]}],
-                "never_together": [["a", "c"]],
-                "max_group_size": 3,
+                "contiguous": True,
+                "max_group_size": 2,
+                "individual_gain": True,
             }
         )
     )
@@ -189,12 +191,31 @@ def test_infeasible_exits_1_and_names_the_clash(tmp_path):
     assert result.exit_code == 1
     out = json.loads(result.stdout)
     assert out["status"] == "infeasible"
-    # max_group_size plays no part in the clash, so it is not named
+    # individual_gain plays no part in the clash, so it is not named
     assert sorted(out["conflicts"]) == [
+        "contiguous requires svc groups to be connected neighbours",
+        "max_group_size limits groups to 2 members",
         "must_share for svc puts a and c together",
-        "never_together forbids a and c in one group",
     ]
     assert "must_share for svc puts a and c together" in result.stderr
+
+
+def test_contradictions_visible_without_solving_are_bad_input(tmp_path):
+    data = with_changes(
+        lambda d: d.update(
+            constraints={
+                "must_share": [{"service": "svc", "members": ["a", "b", "c"]}],
+                "never_together": [["a", "c"]],
+                "max_group_size": 2,
+            }
+        )
+    )
+    result = run("validate", write(tmp_path, data))
+    assert result.exit_code == 2
+    assert "constraints.must_share[0].members: puts 3 members together for svc, but " in (
+        result.stderr
+    )
+    assert "but constraints.never_together[0] forbids it" in result.stderr
 
 
 def test_unknown_format_is_a_usage_error(tmp_path):
