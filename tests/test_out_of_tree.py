@@ -13,6 +13,7 @@ from conftest import ROOT
 from sharedsvc.testing import check_cost_model
 
 PACKAGE = ROOT / "tests" / "plugin_package"
+BROKEN = ROOT / "tests" / "broken_plugin"
 
 CONSORTIUM = """
 [services.legal]
@@ -37,7 +38,7 @@ max_distance_km = 20
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The package pip-installed into its own folder, put on PYTHONPATH for subprocesses."""
+    """The packages pip-installed into their own folder, put on PYTHONPATH for subprocesses."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [
@@ -51,6 +52,7 @@ def installed(tmp_path_factory):
             "--target",
             str(target),
             str(PACKAGE),
+            str(BROKEN),
         ],
         check=True,
         capture_output=True,
@@ -76,6 +78,7 @@ def test_entry_point_discovery_lists_the_plugin(installed):
     result = run(installed, "plugins", "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
+    assert [f["name"] for f in data["failures"]] == ["broken_import"]
     plugin = next(p for p in data["plugins"] if p["name"] == "legal")
     assert plugin["distribution"] == "sharedsvc-legal" and not plugin["builtin"]
     assert plugin["cost_models"] == ["legal"] and plugin["rules"] == ["max_distance_km"]
@@ -120,3 +123,36 @@ def test_the_tutorial_shows_the_package_as_it_is():
     for name in ("pyproject.toml", "sharedsvc_legal.py"):
         text = (PACKAGE / name).read_text(encoding="utf-8")
         assert text in guide, f"docs/plugins.md does not show tests/plugin_package/{name} verbatim"
+
+
+def test_broken_plugins_are_named_and_the_rest_keep_working(installed, tmp_path):
+    listed = run(installed, "plugins")
+    assert listed.returncode == 0
+    assert "failed to load:" in listed.stdout
+    assert "broken_import: ModuleNotFoundError" in listed.stdout
+    assert "a_module_that_does_not_exist" in listed.stdout
+    assert "legal" in listed.stdout and "not_a_number" in listed.stdout
+    # the built-ins and the good plugin still work, with a warning naming the bad one
+    result = run(installed, "optimise", str(ROOT / "consortia" / "cross-sector.toml"), "-q")
+    assert result.returncode == 0
+    assert "warning: plugin 'broken_import' not loaded" in result.stderr
+
+
+def test_a_plugin_returning_nan_is_named(installed, tmp_path):
+    path = tmp_path / "nan.toml"
+    path.write_text(
+        '[services.s]\nmodel = "not_a_number"\n'
+        "[members.a.services.s]\ncost = 100\n[members.b.services.s]\ncost = 200\n"
+    )
+    result = run(installed, "optimise", str(path))
+    assert result.returncode == 2
+    assert (
+        "cost model 'not_a_number' (plugin 'broken_nan') returned a running cost" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_blocking_the_broken_plugin_silences_it(installed):
+    result = run(installed, "plugins", SHAREDSVC_BLOCK_PLUGINS="broken_import")
+    assert result.returncode == 0
+    assert "broken_import" not in result.stdout + result.stderr
