@@ -6,7 +6,9 @@ Exit statuses: 0 solved, 1 infeasible, 2 bad input or usage, 3 solver failure,
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -34,17 +36,32 @@ def _fail(error: SharedsvcError) -> None:
     sys.exit(error.exit_code)
 
 
+def _terminated(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs kept whole."""
+    raise _Terminated
+
+
+class _Terminated(KeyboardInterrupt):
+    exit_code = 143
+
+
 class _Group(click.Group):
     """Turns sharedsvc errors into messages and exit statuses, never tracebacks."""
 
     def invoke(self, ctx: click.Context):
+        previous = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminated)
         try:
             return super().invoke(ctx)
         except SharedsvcError as error:
             _fail(error)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interruption:
             click.echo("interrupted; no output was written", err=True)
-            sys.exit(130)
+            sys.exit(getattr(interruption, "exit_code", 130))
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=_Group)
