@@ -12,6 +12,8 @@ always a choice. It is exact: every allowed group is a column.
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -133,6 +135,25 @@ def explain_infeasibility(
 
 MINIMUM_BLOCK_SECONDS = 1.0
 """A block reached after the time limit has passed still gets this long to find a plan."""
+
+WORKERS_ENV = "SHAREDSVC_WORKERS"
+"""How many blocks are solved at once (default: the CPUs, at most 4; 1 turns it off)."""
+
+
+def _run_jobs(job: Callable, jobs: list):
+    """Run `job` on each item, in threads when there are several and the CPUs to spare.
+
+    The solvers do the work outside Python (CBC in its own process, HiGHS in C++),
+    so threads run blocks in parallel. Forked processes would not do: forking after
+    HiGHS has started its threads can deadlock.
+    """
+    workers = int(os.environ.get(WORKERS_ENV, "0") or 0) or min(4, os.cpu_count() or 1)
+    if workers < 2 or len(jobs) < 2:
+        yield from map(job, jobs)
+        return
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        yield from pool.map(job, jobs)
+
 
 FIXING_MIN_COLUMNS = 3000
 """Blocks with at least this many columns are first shrunk by reduced-cost fixing."""
@@ -265,9 +286,7 @@ def optimise(
             {s: [positions[id(c)] for c in picked.get(s, [])] for s in block},
         )
 
-    # Blocks are solved one after another: forking workers after HiGHS has started its
-    # threads deadlocks, and the consortium does not pickle for spawned ones.
-    for solved in map(job, ordered):
+    for solved in _run_jobs(job, ordered):
         if solved is None:
             outcomes.append(Outcome(status="infeasible", gap=None, solver=solver))
             break

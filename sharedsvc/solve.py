@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,24 +68,39 @@ def _make(
         )
 
 
+_SILENCE_LOCK = threading.Lock()
+_silence_depth = 0
+_saved_stdout: int | None = None
+
+
 @contextlib.contextmanager
 def _native_stdout_silenced() -> Iterator[None]:
     """Silence what native code prints on stdout (HiGHS's banner).
 
     Results go to stdout, so nothing else may: `--format json | jq` must work.
-    Solver errors still reach us as statuses and exceptions.
+    Solver errors still reach us as statuses and exceptions. File descriptor 1 is
+    shared by every thread, so the first to enter redirects it and the last to
+    leave restores it.
     """
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    global _silence_depth, _saved_stdout
+    with _SILENCE_LOCK:
+        if _silence_depth == 0:
+            sys.stdout.flush()
+            _saved_stdout = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+        _silence_depth += 1
     try:
-        os.dup2(devnull, 1)
         yield
     finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE_LOCK:
+            _silence_depth -= 1
+            if _silence_depth == 0 and _saved_stdout is not None:
+                sys.stdout.flush()
+                os.dup2(_saved_stdout, 1)
+                os.close(_saved_stdout)
+                _saved_stdout = None
 
 
 def _run(problem: pulp.LpProblem, solver: pulp.LpSolver, name: str) -> None:
