@@ -23,6 +23,7 @@ import pulp
 
 from sharedsvc.candidates import service_candidates
 from sharedsvc.consortium import Consortium
+from sharedsvc.errors import TooLargeError
 from sharedsvc.fixing import reduce_model
 from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
@@ -136,6 +137,9 @@ def explain_infeasibility(
 MINIMUM_BLOCK_SECONDS = 1.0
 """A block reached after the time limit has passed still gets this long to find a plan."""
 
+MAX_CANDIDATES = 5_000_000
+"""Candidate groups kept over all services: each costs about half a kilobyte in memory."""
+
 WORKERS_ENV = "SHAREDSVC_WORKERS"
 """How many blocks are solved at once (default: the CPUs, at most 4; 1 turns it off)."""
 
@@ -240,10 +244,16 @@ def optimise(
     solver = pick_solver(solver)
     pricers = make_pricers(consortium, registry)
     constraints = consortium.constraints
-    found = [
-        service_candidates(consortium, pricers[s.id], constraints, prune=prune)
-        for s in consortium.services
-    ]
+    found = []
+    for service in consortium.services:
+        found.append(service_candidates(consortium, pricers[service.id], constraints, prune=prune))
+        kept = sum(len(f.candidates) for f in found)
+        if kept > MAX_CANDIDATES:
+            raise TooLargeError(
+                f"{kept:,} candidate groups after pruning, over {len(found)} services: more "
+                f"than sharedsvc holds in memory (the limit is {MAX_CANDIDATES:,}); set "
+                "constraints.max_group_size lower, or make services contiguous"
+            )
     candidates = {f.service: f.candidates for f in found}
     progress(f"{sum(len(c) for c in candidates.values()):,} candidate groups priced")
     if write_model is not None:

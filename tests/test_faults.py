@@ -155,3 +155,11 @@ def test_reading_never_modifies_the_input(tmp_path):
     result = CliRunner().invoke(main, ["optimise", str(path), "-q"])
     assert result.exit_code == 0
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_too_many_candidates_over_all_services_is_refused(engine, monkeypatch):
+    from sharedsvc import optimiser
+
+    monkeypatch.setattr(optimiser, "MAX_CANDIDATES", 10)
+    with pytest.raises(TooLargeError, match="candidate groups after pruning, over"):
+        engine.optimise(engine.load(SEL))
