@@ -36,11 +36,17 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
-from sharedsvc_plugins._groups import pairs, per_group, pooling_factor
+from sharedsvc import Field, Participant, hookimpl
+from sharedsvc_plugins._groups import (
+    ArrayCostModel,
+    coordination_field,
+    pairs,
+    pooling_factor,
+    transition_field,
+)
 
 
-class Fraud(CostModel):
+class Fraud(ArrayCostModel):
     name = "fraud"
     summary = "Counter-fraud investigation: lower cost per case and more detected per case."
     member_fields = (
@@ -113,20 +119,8 @@ class Fraud(CostModel):
             minimum=0,
             source="planning assumption (salary and on-costs); no published figure",
         ),
-        Field(
-            name="coordination_cost",
-            unit="pounds a year per pair of members",
-            default=40_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
-        Field(
-            name="transition_cost",
-            unit="pounds, once, per partner beyond the first",
-            default=80_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
+        coordination_field(40_000.0),
+        transition_field(80_000.0),
     )
 
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
@@ -141,45 +135,25 @@ class Fraud(CostModel):
             return float(f["detected_value"])
         return f["cases"] * params["value_per_case"]
 
-    def _arrays(self, participants, params):
+    def arrays(self, participants, params) -> tuple:
         cases = np.array([p.fields["cases"] for p in participants], dtype=float)
         cost = np.array([self.standalone_cost(p, params) for p in participants])
         detected = np.array([self._detected(p, params) for p in participants])
         return cases, cost, detected
 
-    def _running(self, cases, cost, detected, members, params) -> np.ndarray:
+    def running(self, arrays, members, params) -> np.ndarray:
+        cases, cost, _ = arrays
         c = cases[members]
         factor = pooling_factor(c, c.sum(axis=1, keepdims=True), params["scale_exponent"])
         return (cost[members] * factor).sum(axis=1) + params["coordination_cost"] * pairs(
             members.shape[1]
         )
 
-    def _income(self, cases, cost, detected, members, params) -> np.ndarray:
+    def income(self, arrays, members, params) -> np.ndarray:
+        cases, _, detected = arrays
         c = cases[members]
         uplift = (c.sum(axis=1, keepdims=True) / c) ** params["detection_exponent"] - 1.0
         return params["value_counted"] * (detected[members] * uplift).sum(axis=1)
-
-    def _one(self, method, participants, params) -> float:
-        arrays = self._arrays(participants, params)
-        return float(method(*arrays, np.arange(len(participants))[None, :], params)[0])
-
-    def group_running_cost(self, participants, params) -> float:
-        return self._one(self._running, participants, params)
-
-    def group_added_income(self, participants, params) -> float:
-        return self._one(self._income, participants, params)
-
-    def group_transition_cost(self, participants, params) -> float:
-        return params["transition_cost"] * (len(participants) - 1)
-
-    def price_groups(self, participants, groups, params) -> GroupPrices:
-        arrays = self._arrays(participants, params)
-        running = per_group(groups, lambda members: self._running(*arrays, members, params))
-        income = per_group(groups, lambda members: self._income(*arrays, members, params))
-        sizes = np.fromiter((len(g) for g in groups), dtype=float, count=len(groups))
-        return GroupPrices(
-            running=running, transition=params["transition_cost"] * (sizes - 1), income=income
-        )
 
 
 @hookimpl

@@ -41,11 +41,16 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
-from sharedsvc_plugins._groups import pairs, per_group, pooling_factor
+from sharedsvc import Field, Participant, hookimpl
+from sharedsvc_plugins._groups import (
+    ArrayCostModel,
+    coordination_field,
+    pairs,
+    pooling_factor,
+)
 
 
-class HR(CostModel):
+class HR(ArrayCostModel):
     name = "hr"
     summary = "HR and payroll administration: employees and payslips pooled on one system."
     member_fields = (
@@ -119,13 +124,7 @@ class HR(CostModel):
             minimum=0,
             source="planning assumption; no published figure",
         ),
-        Field(
-            name="coordination_cost",
-            unit="pounds a year per pair of members",
-            default=50_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
+        coordination_field(50_000.0),
     )
 
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
@@ -134,7 +133,7 @@ class HR(CostModel):
             return float(f["annual_cost"])
         return f["employees"] * params["employee_cost"] + f["payslips"] * params["payslip_cost"]
 
-    def _arrays(self, participants, params):
+    def arrays(self, participants, params) -> tuple:
         employees = np.array([p.fields["employees"] for p in participants], dtype=float)
         payslips = np.array([p.fields["payslips"] for p in participants], dtype=float)
         cost = np.array([self.standalone_cost(p, params) for p in participants])
@@ -143,7 +142,8 @@ class HR(CostModel):
         share = np.divide(payroll, benchmark, out=np.zeros_like(payroll), where=benchmark > 0)
         return employees, payslips, cost, share
 
-    def _running(self, employees, payslips, cost, share, members, params) -> np.ndarray:
+    def running(self, arrays, members, params) -> np.ndarray:
+        employees, payslips, cost, share = arrays
         e, p = employees[members], payslips[members]
         hr_part = cost[members] * (1 - share[members])
         payroll_part = cost[members] * share[members]
@@ -153,26 +153,12 @@ class HR(CostModel):
         )
         return (hr + pay).sum(axis=1) + params["coordination_cost"] * pairs(members.shape[1])
 
-    def _transition(self, employees, members, params) -> np.ndarray:
-        e = employees[members]
+    def transition(self, arrays, members, params) -> np.ndarray:
+        e = arrays[0][members]
         migrated = e.sum(axis=1) - e.max(axis=1)
         return params["programme_cost"] * (members.shape[1] - 1) + (
             params["migration_cost_per_employee"] * migrated
         )
-
-    def group_running_cost(self, participants, params) -> float:
-        arrays = self._arrays(participants, params)
-        return float(self._running(*arrays, np.arange(len(participants))[None, :], params)[0])
-
-    def group_transition_cost(self, participants, params) -> float:
-        employees = self._arrays(participants, params)[0]
-        return float(self._transition(employees, np.arange(len(participants))[None, :], params)[0])
-
-    def price_groups(self, participants, groups, params) -> GroupPrices:
-        arrays = self._arrays(participants, params)
-        running = per_group(groups, lambda members: self._running(*arrays, members, params))
-        transition = per_group(groups, lambda members: self._transition(arrays[0], members, params))
-        return GroupPrices(running=running, transition=transition)
 
 
 @hookimpl

@@ -45,11 +45,17 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
-from sharedsvc_plugins._groups import pairs, per_group, pooling_factor
+from sharedsvc import Field, Participant, hookimpl
+from sharedsvc_plugins._groups import (
+    ArrayCostModel,
+    coordination_field,
+    pairs,
+    pooling_factor,
+    transition_field,
+)
 
 
-class IPProcessing(CostModel):
+class IPProcessing(ArrayCostModel):
     name = "ip_processing"
     summary = "Income & payments processing: pooled volume and the best member's automation."
     member_fields = (
@@ -118,27 +124,9 @@ class IPProcessing(CostModel):
             source="NelsonHall for ReadSoft, FOI study of 285 UK councils (Computer Weekly, "
             "2012): average £3.40",
         ),
-        Field(
-            name="coordination_cost",
-            unit="pounds a year per pair of members",
-            default=15_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
-        Field(
-            name="transition_cost",
-            unit="pounds, once, per partner beyond the first",
-            default=40_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
+        coordination_field(15_000.0),
+        transition_field(40_000.0),
     )
-
-    def _arrays(self, participants: Sequence[Participant], params: Mapping[str, Any]):
-        transactions = np.array([p.fields["invoices"] + p.fields["payments"] for p in participants])
-        cost = np.array([self.standalone_cost(p, params) for p in participants])
-        share = np.array([p.fields["electronic_share"] for p in participants])
-        return transactions, cost, share
 
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
         f = participant.fields
@@ -146,7 +134,14 @@ class IPProcessing(CostModel):
             return float(f["annual_cost"])
         return (f["invoices"] + f["payments"]) * params["default_unit_cost"]
 
-    def _running(self, transactions, cost, share, members, params) -> np.ndarray:
+    def arrays(self, participants: Sequence[Participant], params: Mapping[str, Any]) -> tuple:
+        transactions = np.array([p.fields["invoices"] + p.fields["payments"] for p in participants])
+        cost = np.array([self.standalone_cost(p, params) for p in participants])
+        share = np.array([p.fields["electronic_share"] for p in participants])
+        return transactions, cost, share
+
+    def running(self, arrays, members, params) -> np.ndarray:
+        transactions, cost, share = arrays
         r = params["electronic_cost_ratio"]
         mix = share * r + (1.0 - share)
         per_manual = cost / (transactions * mix)
@@ -156,21 +151,7 @@ class IPProcessing(CostModel):
         unit = per_manual[members] * pooling_factor(t, pooled, params["scale_exponent"]) * best_mix
         own_unit = cost[members] / t
         unit = np.maximum(unit, np.minimum(own_unit, params["minimum_unit_cost"]))
-        size = members.shape[1]
-        return (t * unit).sum(axis=1) + params["coordination_cost"] * pairs(size)
-
-    def group_running_cost(self, participants, params) -> float:
-        arrays = self._arrays(participants, params)
-        return float(self._running(*arrays, np.arange(len(participants))[None, :], params)[0])
-
-    def group_transition_cost(self, participants, params) -> float:
-        return params["transition_cost"] * (len(participants) - 1)
-
-    def price_groups(self, participants, groups, params) -> GroupPrices:
-        arrays = self._arrays(participants, params)
-        running = per_group(groups, lambda members: self._running(*arrays, members, params))
-        sizes = np.fromiter((len(g) for g in groups), dtype=float, count=len(groups))
-        return GroupPrices(running=running, transition=params["transition_cost"] * (sizes - 1))
+        return (t * unit).sum(axis=1) + params["coordination_cost"] * pairs(members.shape[1])
 
 
 @hookimpl

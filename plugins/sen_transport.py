@@ -41,8 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
-from sharedsvc_plugins._groups import pairs, per_group
+from sharedsvc import Field, Participant, hookimpl
+from sharedsvc_plugins._groups import (
+    ArrayCostModel,
+    coordination_field,
+    pairs,
+    transition_field,
+)
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -56,7 +61,7 @@ def distances_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
-class SENTransport(CostModel):
+class SENTransport(ArrayCostModel):
     name = "sen_transport"
     summary = "SEN home-to-school transport: routes combined with nearby partners' routes."
     member_fields = (
@@ -115,20 +120,8 @@ class SENTransport(CostModel):
             maximum=1,
             source="no published estimate; planning assumption",
         ),
-        Field(
-            name="coordination_cost",
-            unit="pounds a year per pair of members",
-            default=90_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
-        Field(
-            name="transition_cost",
-            unit="pounds, once, per partner beyond the first",
-            default=120_000.0,
-            minimum=0,
-            source="planning assumption; no published figure",
-        ),
+        coordination_field(90_000.0),
+        transition_field(120_000.0),
         Field(
             name="vehicle_transfer_cost",
             unit="pounds, once, per vehicle moved",
@@ -155,7 +148,7 @@ class SENTransport(CostModel):
             return float(f["annual_cost"])
         return f["pupils"] * params["cost_per_pupil"]
 
-    def _arrays(self, participants, params):
+    def arrays(self, participants, params) -> tuple:
         lat = np.array([p.member.location.lat for p in participants])
         lon = np.array([p.member.location.lon for p in participants])
         weight = np.exp(-distances_km(lat, lon) / params["distance_scale_km"])
@@ -164,7 +157,8 @@ class SENTransport(CostModel):
         cost = np.array([self.standalone_cost(p, params) for p in participants])
         return weight, routes, vehicles, cost
 
-    def _running(self, weight, routes, vehicles, cost, members, params) -> np.ndarray:
+    def running(self, arrays, members, params) -> np.ndarray:
+        weight, routes, _, cost = arrays
         w = weight[members[:, :, None], members[:, None, :]]
         reach = np.einsum("gij,gj->gi", w, routes[members])
         factor = (reach / routes[members]) ** (params["scale_exponent"] - 1.0)
@@ -172,28 +166,12 @@ class SENTransport(CostModel):
             members.shape[1]
         )
 
-    def _transition(self, weight, routes, vehicles, cost, members, params) -> np.ndarray:
-        v = vehicles[members]
+    def transition(self, arrays, members, params) -> np.ndarray:
+        v = arrays[2][members]
         moved = v.sum(axis=1) - v.max(axis=1)
         return params["transition_cost"] * (members.shape[1] - 1) + (
             params["vehicle_transfer_cost"] * moved
         )
-
-    def _one(self, method, participants, params) -> float:
-        arrays = self._arrays(participants, params)
-        return float(method(*arrays, np.arange(len(participants))[None, :], params)[0])
-
-    def group_running_cost(self, participants, params) -> float:
-        return self._one(self._running, participants, params)
-
-    def group_transition_cost(self, participants, params) -> float:
-        return self._one(self._transition, participants, params)
-
-    def price_groups(self, participants, groups, params) -> GroupPrices:
-        arrays = self._arrays(participants, params)
-        running = per_group(groups, lambda members: self._running(*arrays, members, params))
-        transition = per_group(groups, lambda members: self._transition(*arrays, members, params))
-        return GroupPrices(running=running, transition=transition)
 
 
 @hookimpl
