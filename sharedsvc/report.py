@@ -30,7 +30,8 @@ def _heading(result: Result) -> str:
     gap = "" if result.gap is None else f", gap {result.gap:.2%}"
     return (
         f"{result.consortium}: {result.status}{gap} "
-        f"(objective {result.objective}, solver {result.solver}, {result.seconds:.1f} s)"
+        f"(objective {result.objective}, solver {result.solver}, "
+        f"{result.seconds:.2f} s)"
     )
 
 
