@@ -78,7 +78,7 @@ def test_entry_point_discovery_lists_the_plugin(installed):
     result = run(installed, "plugins", "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert [f["name"] for f in data["failures"]] == ["broken_import"]
+    assert sorted(f["name"] for f in data["failures"]) == ["broken_import", "broken_raise"]
     plugin = next(p for p in data["plugins"] if p["name"] == "legal")
     assert plugin["distribution"] == "sharedsvc-legal" and not plugin["builtin"]
     assert plugin["cost_models"] == ["legal"] and plugin["rules"] == ["max_distance_km"]
@@ -131,6 +131,9 @@ def test_broken_plugins_are_named_and_the_rest_keep_working(installed, tmp_path)
     assert "failed to load:" in listed.stdout
     assert "broken_import: ModuleNotFoundError" in listed.stdout
     assert "a_module_that_does_not_exist" in listed.stdout
+    assert "broken_raise: sharedsvc_register_cost_models: RuntimeError: licence server" in (
+        listed.stdout
+    )
     assert "legal" in listed.stdout and "not_a_number" in listed.stdout
     # the built-ins and the good plugin still work, with a warning naming the bad one
     result = run(installed, "optimise", str(ROOT / "consortia" / "cross-sector.toml"), "-q")
