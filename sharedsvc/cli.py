@@ -106,7 +106,7 @@ def _same_file(a: Path, b: Path) -> bool:
     type=click.Choice(SOLVERS),
     default="auto",
     show_default=True,
-    help="MIP solver: auto = CBC (bundled with PuLP), or HiGHS.",
+    help="MIP solver: auto picks per block (HiGHS for single services, CBC for tied ones).",
 )
 @click.option(
     "--write-model",

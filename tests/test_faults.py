@@ -59,7 +59,7 @@ def test_a_missing_solver_gives_a_clear_error(tmp_path, monkeypatch):
         return solver
 
     monkeypatch.setattr(solve_module, "_make", make)
-    result = CliRunner().invoke(main, ["optimise", SEL])
+    result = CliRunner().invoke(main, ["optimise", SEL, "--solver", "cbc"])
     assert result.exit_code == 3
     assert "the cbc solver failed" in result.stderr
 

@@ -72,3 +72,28 @@ def test_fixing_keeps_every_column_an_optimum_needs(case):
         if var.name not in reduction.kept:
             var.upBound = 0
     assert solve(problem, "cbc").objective == pytest.approx(optimum)
+
+
+def test_a_solver_that_stops_without_a_plan_keeps_the_fixing_plan(engine, monkeypatch):
+    """With a time limit, a final MIP that finds nothing must not lose the plan in hand."""
+    from conftest import ROOT
+
+    from sharedsvc import optimiser
+    from sharedsvc import solve as solve_module
+    from sharedsvc.errors import SolverError
+
+    def no_plan(*args, **kwargs):
+        raise SolverError("the cbc solver found no plan within the time limit")
+
+    monkeypatch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+    monkeypatch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
+    monkeypatch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
+    monkeypatch.setattr(optimiser, "solve", no_plan)
+    del solve_module
+    consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
+    result = engine.optimise(consortium, time_limit=30)
+    assert result.status in ("optimal", "feasible")  # never an error: the plan is kept
+    assert result.totals["npv"] > 0
+    assert result.gap is not None and result.gap >= 0
+    with pytest.raises(SolverError):  # without a time limit a solver failure stays an error
+        engine.optimise(consortium)
