@@ -73,6 +73,7 @@ def run_sharedsvc(path: Path, time_limit: float | None, mps: Path | None) -> dic
         "gap": data["gap"],
         "objective": data["totals"][key] if data["status"] != "infeasible" else None,
         "seconds": seconds,
+        "in_process": data.get("seconds"),
         "memory": memory,
         "enumerated": stats.get("groups_enumerated"),
         "kept": stats.get("candidates"),
