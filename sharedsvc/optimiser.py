@@ -217,7 +217,10 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
                 if limit is None:
                     raise
                 outcome = None  # the time ran out before the solver found a plan of its own
-            if outcome is None or outcome.objective < reduction.incumbent:
+            tolerance = 1e-9 * max(1.0, abs(reduction.incumbent))
+            if outcome is None or (
+                outcome.status != "optimal" and outcome.objective < reduction.incumbent - tolerance
+            ):
                 # keep the plan we have: a solver that stopped early must not lose it
                 bound = (
                     reduction.lp_bound
@@ -248,14 +251,15 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
 def _block_solver(solver: str, view: ModelView) -> str:
     """The MIP solver for a block: the user's choice, or for "auto" the one measured faster.
 
-    On single-service blocks HiGHS proved all of England and Wales optimal in 123 s
-    where CBC stopped at a 0.05% gap after 300 s; on services tied together by a
-    budget, CBC found plans where HiGHS found none in the same time
-    (`benchmarks/README.md`).
+    On large single-service blocks HiGHS proved all of England and Wales optimal in
+    123 s where CBC stopped at a 0.05% gap after 300 s; on small blocks CBC starts
+    faster, and on services tied together by a budget CBC found plans where HiGHS
+    found none in the same time (`benchmarks/README.md`).
     """
     if solver != "auto":
         return solver
-    if len(view.columns) == 1 and highs_available():
+    columns = sum(len(c) for c in view.columns.values())
+    if len(view.columns) == 1 and columns >= FIXING_MIN_COLUMNS and highs_available():
         return "highs"
     return "cbc"
 
