@@ -31,9 +31,15 @@ def per_group(
     return out
 
 
-def pooling_factor(own: np.ndarray, pooled: np.ndarray, exponent: float) -> np.ndarray:
-    """(pooled / own) ** (exponent - 1): how a member's unit cost falls in a bigger pool."""
-    return (pooled / own) ** (exponent - 1.0)
+def pooling_factor(own: np.ndarray, exponent: float) -> np.ndarray:
+    """(pool / own) ** (exponent - 1) for each member of each group (a row of `own`):
+    how a member's unit cost falls when its volume joins the group's pool."""
+    return (own.sum(axis=1, keepdims=True) / own) ** (exponent - 1.0)
+
+
+def beyond_the_largest(values: np.ndarray) -> np.ndarray:
+    """For each group, the total of all members but the largest: what moves onto its system."""
+    return values.sum(axis=1) - values.max(axis=1)
 
 
 def pairs(size: int) -> float:

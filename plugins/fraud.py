@@ -144,7 +144,7 @@ class Fraud(ArrayCostModel):
     def running(self, arrays, members, params) -> np.ndarray:
         cases, cost, _ = arrays
         c = cases[members]
-        factor = pooling_factor(c, c.sum(axis=1, keepdims=True), params["scale_exponent"])
+        factor = pooling_factor(c, params["scale_exponent"])
         return (cost[members] * factor).sum(axis=1) + params["coordination_cost"] * pairs(
             members.shape[1]
         )

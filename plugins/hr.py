@@ -44,6 +44,7 @@ import numpy as np
 from sharedsvc import Field, Participant, hookimpl
 from sharedsvc_plugins._groups import (
     ArrayCostModel,
+    beyond_the_largest,
     coordination_field,
     pairs,
     pooling_factor,
@@ -147,15 +148,12 @@ class HR(ArrayCostModel):
         e, p = employees[members], payslips[members]
         hr_part = cost[members] * (1 - share[members])
         payroll_part = cost[members] * share[members]
-        hr = hr_part * pooling_factor(e, e.sum(axis=1, keepdims=True), params["hr_scale_exponent"])
-        pay = payroll_part * pooling_factor(
-            p, p.sum(axis=1, keepdims=True), params["payroll_scale_exponent"]
-        )
+        hr = hr_part * pooling_factor(e, params["hr_scale_exponent"])
+        pay = payroll_part * pooling_factor(p, params["payroll_scale_exponent"])
         return (hr + pay).sum(axis=1) + params["coordination_cost"] * pairs(members.shape[1])
 
     def transition(self, arrays, members, params) -> np.ndarray:
-        e = arrays[0][members]
-        migrated = e.sum(axis=1) - e.max(axis=1)
+        migrated = beyond_the_largest(arrays[0][members])
         return params["programme_cost"] * (members.shape[1] - 1) + (
             params["migration_cost_per_employee"] * migrated
         )

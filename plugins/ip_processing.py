@@ -146,9 +146,8 @@ class IPProcessing(ArrayCostModel):
         mix = share * r + (1.0 - share)
         per_manual = cost / (transactions * mix)
         t = transactions[members]
-        pooled = t.sum(axis=1, keepdims=True)
         best_mix = mix[members].min(axis=1, keepdims=True)
-        unit = per_manual[members] * pooling_factor(t, pooled, params["scale_exponent"]) * best_mix
+        unit = per_manual[members] * pooling_factor(t, params["scale_exponent"]) * best_mix
         own_unit = cost[members] / t
         unit = np.maximum(unit, np.minimum(own_unit, params["minimum_unit_cost"]))
         return (t * unit).sum(axis=1) + params["coordination_cost"] * pairs(members.shape[1])

@@ -44,6 +44,7 @@ import numpy as np
 from sharedsvc import Field, Participant, hookimpl
 from sharedsvc_plugins._groups import (
     ArrayCostModel,
+    beyond_the_largest,
     coordination_field,
     pairs,
     transition_field,
@@ -167,8 +168,7 @@ class SENTransport(ArrayCostModel):
         )
 
     def transition(self, arrays, members, params) -> np.ndarray:
-        v = arrays[2][members]
-        moved = v.sum(axis=1) - v.max(axis=1)
+        moved = beyond_the_largest(arrays[2][members])
         return params["transition_cost"] * (members.shape[1] - 1) + (
             params["vehicle_transfer_cost"] * moved
         )
