@@ -96,8 +96,9 @@ def reduce_model(
 ) -> Reduction | None:
     """LP, restricted MIP and reduced-cost fixing; None if the LP could not be solved."""
     started = time.perf_counter()
+    import highspy
+
     h, names = to_highs(problem)
-    _, highspy = _highs()
     h.setOptionValue("simplex_strategy", 4)  # primal simplex: far faster on these LPs
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
