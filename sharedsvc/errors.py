@@ -1,7 +1,9 @@
 """The errors sharedsvc raises, so callers can tell bad input from bad luck.
 
-The CLI maps them to exit statuses: `ConsortiumError`, `PluginError` and
-`UsageError` exit 2, `InfeasibleError` exits 1, `SolverError` exits 3.
+The CLI maps them to exit statuses: `ConsortiumError`, `PluginError`,
+`UsageError` and `TooLargeError` exit 2, `SolverError` exits 3. An infeasible
+model is not an error: `optimise` returns a `Result` with status "infeasible"
+and the clashing constraints, and the CLI exits 1.
 """
 
 from __future__ import annotations
@@ -55,16 +57,3 @@ class SolverError(SharedsvcError):
     """The solver is missing, crashed, or stopped without any plan."""
 
     exit_code = 3
-
-
-class InfeasibleError(SharedsvcError):
-    """No grouping satisfies the constraints; `conflicts` says which ones clash."""
-
-    exit_code = 1
-
-    def __init__(self, conflicts: Sequence[str]):
-        self.conflicts = tuple(conflicts)
-        text = "no grouping satisfies the constraints"
-        if self.conflicts:
-            text += ": " + "; ".join(self.conflicts)
-        super().__init__(text)
