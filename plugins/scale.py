@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
+from sharedsvc.costmodel import FlatGroups
 
 
 class Scale(CostModel):
@@ -110,14 +111,13 @@ class Scale(CostModel):
             return GroupPrices(running=np.zeros(0), transition=np.zeros(0))
         volume = np.array([p.fields["volume"] for p in participants], dtype=float)
         cost = np.array([p.fields["annual_cost"] for p in participants], dtype=float)
-        sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
-        flat = np.fromiter((i for g in groups for i in g), dtype=np.int64, count=int(sizes.sum()))
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        pooled = np.add.reduceat(volume[flat], starts)
-        terms = cost[flat] * (np.repeat(pooled, sizes) / volume[flat]) ** (
+        flat = FlatGroups.of(groups)
+        sizes, members = flat.sizes, flat.members
+        pooled = flat.sum(volume)
+        terms = cost[members] * (np.repeat(pooled, sizes) / volume[members]) ** (
             params["scale_exponent"] - 1
         )
-        running = np.add.reduceat(terms, starts)
+        running = np.add.reduceat(terms, flat.starts)
         running += params["coordination_cost"] * sizes * (sizes - 1) / 2
         transition = params["transition_cost"] * (sizes - 1).astype(float)
         return GroupPrices(running=running, transition=transition)

@@ -104,6 +104,34 @@ class Participant:
 
 
 @attrs.frozen(kw_only=True)
+class FlatGroups:
+    """Groups laid end to end, for summing per-member arrays per group with numpy.
+
+    `members` lists every group's member indices in turn; group g's run starts at
+    `starts[g]` and is `sizes[g]` long, so `np.add.reduceat(x[members], starts)`
+    sums `x` over each group.
+    """
+
+    members: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, groups: Sequence[Sequence[int]]) -> FlatGroups:
+        sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+        members = np.fromiter(
+            (i for g in groups for i in g), dtype=np.int64, count=int(sizes.sum())
+        )
+        return cls(
+            members=members, starts=np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes=sizes
+        )
+
+    def sum(self, per_member: np.ndarray) -> np.ndarray:
+        """Sum of a per-member array over each group's members (groups must not be empty)."""
+        return np.add.reduceat(per_member[self.members], self.starts)
+
+
+@attrs.frozen(kw_only=True)
 class GroupPrices:
     """Figures for many groups at once, one array entry per group."""
 

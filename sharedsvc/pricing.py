@@ -13,7 +13,7 @@ import numpy as np
 
 from sharedsvc import appraisal
 from sharedsvc.consortium import Consortium, Participation
-from sharedsvc.costmodel import CostModel, Participant
+from sharedsvc.costmodel import CostModel, FlatGroups, Participant
 from sharedsvc.errors import PluginError, TooLargeError
 
 MAX_SHAPLEY_SIZE = 16
@@ -119,12 +119,7 @@ class ServicePricer:
         return saving, transition, appraisal.npv(saving, transition, self.annuity)
 
     def _standalone_sums(self, groups: Sequence[tuple[int, ...]]) -> np.ndarray:
-        if not groups:
-            return np.zeros(0)
-        sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
-        flat = np.fromiter((i for g in groups for i in g), dtype=np.int64, count=int(sizes.sum()))
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        return np.add.reduceat(self.standalone[flat], starts)
+        return FlatGroups.of(groups).sum(self.standalone) if groups else np.zeros(0)
 
     def candidates(
         self,
