@@ -14,8 +14,10 @@ import math
 from collections.abc import Iterator, Sequence
 
 import attrs
+import numpy as np
 
 from sharedsvc.consortium import Consortium
+from sharedsvc.costmodel import FlatGroups
 from sharedsvc.errors import TooLargeError
 from sharedsvc.pricing import Candidate, ServicePricer
 from sharedsvc.rules import Constraint
@@ -131,42 +133,86 @@ def service_candidates(
         worthless = int(len(groups) - keep.sum())
         groups = [g for g, k in zip(groups, keep.tolist(), strict=True) if k]
         saving, transition, npv = saving[keep], transition[keep], npv[keep]
-    singles = [pricer.singleton(i) for i in range(count) if allowed((i,))]
     figure_checks = [
         c for c in constraints if type(c).allows_figures is not Constraint.allows_figures
     ]
-    candidates = [
+    singles = [
         cand
-        for cand in singles + pricer.candidates(groups, saving, transition, npv)
+        for cand in (pricer.singleton(i) for i in range(count) if allowed((i,)))
         if all(c.allows_figures(cand) for c in figure_checks)
     ]
+    if figure_checks:  # the checks read candidates, so make them for every group first
+        made = pricer.candidates(groups, saving, transition, npv)
+        passing = [all(c.allows_figures(cand) for c in figure_checks) for cand in made]
+        made = [cand for cand, ok in zip(made, passing, strict=True) if ok]
+        keep = np.array(passing, dtype=bool)
+        groups = [cand.indices for cand in made]
+        saving, transition, npv = saving[keep], transition[keep], npv[keep]
+    else:
+        made = None
     dominated = 0
-    if prunable:
-        candidates, dominated = drop_dominated(candidates, consortium.objective)
+    if prunable and groups:
+        value = npv if consortium.objective == "npv" else saving
+        keep = ~dominated_groups(groups, value, transition)
+        dominated = int(len(groups) - keep.sum())
+        if made is not None:
+            made = [cand for cand, k in zip(made, keep.tolist(), strict=True) if k]
+        else:
+            groups = [g for g, k in zip(groups, keep.tolist(), strict=True) if k]
+            saving, transition, npv = saving[keep], transition[keep], npv[keep]
+    if made is None:
+        made = pricer.candidates(groups, saving, transition, npv)
     return ServiceCandidates(
         service=service,
-        candidates=candidates,
+        candidates=singles + made,
         enumerated=enumerated,
         pruned_worthless=worthless,
         pruned_dominated=dominated,
     )
 
 
-def drop_dominated(candidates: list[Candidate], objective: str) -> tuple[list[Candidate], int]:
-    """Drop each group G for which some G minus one member is also a candidate, worth at
-    least as much and no dearer to form: that smaller group and the member alone
-    replace G in any plan without loss or any constraint broken.
+def dominated_groups(
+    groups: Sequence[tuple[int, ...]], value: np.ndarray, transition: np.ndarray
+) -> np.ndarray:
+    """Which groups G some G minus one member (also a group here) is worth at least as
+    much as and no dearer to form: that smaller group and the member alone replace G
+    in any plan without loss or any constraint broken. Only groups of three or more
+    are tested: the parts of a pair are members alone, which are not in `groups`.
+
+    Vectorised: each group gets a random 64-bit key, the sum of its members' keys
+    (Zobrist hashing), so "G minus member i" is found by its key in a sorted array;
+    every match that would prune is then confirmed on the member tuples, so a hash
+    collision can never drop a group wrongly.
     """
-    worth = {c.indices: (c.value(objective), c.transition_cost) for c in candidates}
-    kept = []
-    for c in candidates:
-        if c.size >= 3:
-            value, cost = c.value(objective), c.transition_cost
-            smaller = (worth.get(c.indices[:i] + c.indices[i + 1 :]) for i in range(c.size))
-            if any(w is not None and w[0] >= value and w[1] <= cost for w in smaller):
-                continue
-        kept.append(c)
-    return kept, len(candidates) - len(kept)
+    flat = FlatGroups.of(groups)
+    members = int(flat.members.max()) + 1
+    weights = (
+        np.random.default_rng(20261123)
+        .integers(0, np.iinfo(np.int64).max, size=members, dtype=np.int64)
+        .astype(np.uint64)
+    )
+    with np.errstate(over="ignore"):
+        keys = np.add.reduceat(weights[flat.members], flat.starts)
+        owner = np.repeat(np.arange(len(groups)), flat.sizes)
+        big = flat.sizes[owner] >= 3
+        sub_keys = keys[owner[big]] - weights[flat.members[big]]
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    owners = owner[big]
+    where = np.searchsorted(sorted_keys, sub_keys)
+    found = where < len(sorted_keys)
+    where[~found] = 0
+    match = order[where]
+    found &= sorted_keys[where] == sub_keys
+    found &= (value[match] >= value[owners]) & (transition[match] <= transition[owners])
+    dominated = np.zeros(len(groups), dtype=bool)
+    dropped = flat.members[big]
+    for g, sub, gone in zip(
+        owners[found].tolist(), match[found].tolist(), dropped[found].tolist(), strict=True
+    ):
+        if not dominated[g] and groups[sub] == tuple(i for i in groups[g] if i != gone):
+            dominated[g] = True
+    return dominated
 
 
 def _too_large(service: str, count: int, max_size: int, total: int | None) -> TooLargeError:
