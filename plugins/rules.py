@@ -11,12 +11,13 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pulp
 
 from sharedsvc import Problem, Rule, hookimpl
 from sharedsvc.appraisal import ALLOCATION_RULES
 from sharedsvc.pricing import Candidate
-from sharedsvc.rules import Constraint, ModelView, ParseContext
+from sharedsvc.rules import Constraint, LinearRow, ModelView, ParseContext
 
 GAIN_TOLERANCE = 1e-6
 """Pounds: a share above minus a millionth of a pound counts as no loss (rounding)."""
@@ -87,6 +88,11 @@ class _Partnerships(Constraint):
         pairs = [(c.var, 1) for c in model.all_columns() if c.candidate.size >= 2]
         model.add(pulp.LpAffineExpression(pairs) <= self.limit, "partnerships")
 
+    def linear_rows(self, columns):
+        sizes = {s: np.fromiter((c.size for c in cs), int, len(cs)) for s, cs in columns.items()}
+        coefficients = {s: (size >= 2).astype(float) for s, size in sizes.items()}
+        return [LinearRow("partnerships", coefficients, upper=self.limit)]
+
 
 class MaxPartnerships(Rule):
     key = "max_partnerships"
@@ -113,6 +119,13 @@ class _Budget(Constraint):
             if c.candidate.transition_cost
         ]
         model.add(pulp.LpAffineExpression(pairs) <= self.budget, "transition_budget")
+
+    def linear_rows(self, columns):
+        coefficients = {
+            s: np.fromiter((c.transition_cost for c in cs), float, len(cs))
+            for s, cs in columns.items()
+        }
+        return [LinearRow("transition_budget", coefficients, upper=self.budget)]
 
 
 class TransitionBudget(Rule):

@@ -27,7 +27,7 @@ from sharedsvc.errors import (
 )
 from sharedsvc.hookspecs import hookimpl
 from sharedsvc.results import GroupResult, Result, ServiceResult
-from sharedsvc.rules import Constraint, ModelView, ParseContext, Rule
+from sharedsvc.rules import Constraint, LinearRow, ModelView, ParseContext, Rule
 
 try:
     __version__ = version("sharedsvc")
@@ -56,6 +56,7 @@ __all__ = [
     "Field",
     "GroupPrices",
     "GroupResult",
+    "LinearRow",
     "Location",
     "Member",
     "ModelView",

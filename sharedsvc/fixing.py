@@ -15,7 +15,6 @@ HiGHS's MIP 174 s (`../shared/notes/solvers.md`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Collection
 
@@ -23,7 +22,7 @@ import attrs
 import numpy as np
 import pulp
 
-from sharedsvc.solve import _native_stdout_silenced
+from sharedsvc import relaxation
 
 RESTRICTED_EXTRA = 0.05
 """Share of all columns (best reduced cost first) added to the restricted MIP..."""
@@ -46,59 +45,21 @@ class Reduction:
     seconds: float
 
 
-def _highs():
-    import highspy
-
-    with _native_stdout_silenced():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    return h, highspy
-
-
-def to_highs(problem: pulp.LpProblem):
-    """The LP relaxation of a PuLP maximisation, as a HiGHS model; and its variable names."""
-    h, highspy = _highs()
-    variables = problem.variables()
-    position = {v.name: i for i, v in enumerate(variables)}
-    costs = np.zeros(len(variables))
-    for var, coef in problem.objective.items():
-        costs[position[var.name]] = coef
-    lp = highspy.HighsLp()
-    lp.num_col_ = len(variables)
-    lp.col_cost_ = costs
-    lp.col_lower_ = np.array([v.lowBound or 0.0 for v in variables], dtype=float)
-    lp.col_upper_ = np.array(
-        [v.upBound if v.upBound is not None else highspy.kHighsInf for v in variables], dtype=float
-    )
-    starts, index, value, lower, upper = [0], [], [], [], []
-    for row in problem.constraints():  # the list API of PuLP 3.3 and 4
-        for var, coef in row.items():
-            index.append(position[var.name])
-            value.append(coef)
-        starts.append(len(index))
-        rhs = -row.constant
-        lower.append(rhs if row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintGE) else -math.inf)
-        upper.append(rhs if row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintLE) else math.inf)
-    lp.num_row_ = len(lower)
-    lp.row_lower_ = np.array(lower, dtype=float)
-    lp.row_upper_ = np.array(upper, dtype=float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value, dtype=float)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    h.passModel(lp)
-    return h, [v.name for v in variables]
-
-
 def reduce_model(
     problem: pulp.LpProblem, always_keep: Collection[str], time_limit: float | None = None
+) -> Reduction | None:
+    """LP, restricted MIP and reduced-cost fixing of a PuLP model; see `reduce_relaxation`."""
+    return reduce_relaxation(relaxation.from_problem(problem), always_keep, time_limit)
+
+
+def reduce_relaxation(
+    lp: relaxation.Relaxation, always_keep: Collection[str], time_limit: float | None = None
 ) -> Reduction | None:
     """LP, restricted MIP and reduced-cost fixing; None if the LP could not be solved."""
     started = time.perf_counter()
     import highspy
 
-    h, names = to_highs(problem)
+    h, names = lp.highs, lp.names
     h.setOptionValue("simplex_strategy", 4)  # primal simplex: far faster on these LPs
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))

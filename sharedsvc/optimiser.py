@@ -21,10 +21,11 @@ from pathlib import Path
 import attrs
 import pulp
 
+from sharedsvc import relaxation
 from sharedsvc.candidates import service_candidates
 from sharedsvc.consortium import Consortium
 from sharedsvc.errors import SolverError, TooLargeError
-from sharedsvc.fixing import reduce_model
+from sharedsvc.fixing import reduce_relaxation
 from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing import Candidate, ServicePricer
@@ -164,88 +165,107 @@ FIXING_MIN_COLUMNS = 3000
 
 
 def _solve_block(pricers, candidates, constraints, objective, solver, limit, progress):
-    """Solve one block; None when some member has no allowed group (infeasible)."""
-    built = build_model(pricers, candidates, constraints, objective)
-    if built is None:
-        return None
-    problem, view = built
+    """Solve one block; None when some member has no allowed group (infeasible).
+
+    Every step counts against `limit` (seconds), building included.
+    """
+    deadline = None if limit is None else time.perf_counter() + limit
+
+    def remaining() -> float | None:
+        if deadline is None:
+            return None
+        return max(MINIMUM_BLOCK_SECONDS, deadline - time.perf_counter())
+
     columns = sum(len(c) for c in candidates.values())
-    label = ", ".join(candidates)
+    built = None
     if columns >= FIXING_MIN_COLUMNS and highs_available():
-        singles = {
-            c.var.name for cols in view.columns.values() for c in cols if c.candidate.size == 1
-        }
-        reduction = reduce_model(problem, singles, limit)
-        if reduction is not None and reduction.incumbent is not None:
-            progress(
-                f"{label}: LP bound {reduction.lp_bound:,.0f}, plan {reduction.incumbent:,.0f}; "
-                f"{len(reduction.kept):,} of {columns:,} groups can still improve it "
-                f"({reduction.seconds:.1f} s)"
-            )
-            if reduction.proven:
-                value = reduction.incumbent
-                outcome = Outcome(
-                    status="optimal",
-                    gap=0.0,
-                    solver="highs",
-                    values=reduction.incumbent_values,
-                    objective=value,
-                    bound=value,
-                )
-                return outcome, _picked(view, outcome)
-            kept = {
-                s: [c.candidate for c in cols if c.var.name in reduction.kept]
-                for s, cols in view.columns.items()
-            }
-            plan = {
-                id(c.candidate)
-                for cols in view.columns.values()
-                for c in cols
-                if reduction.incumbent_values.get(c.var.name, 0.0) > 0.5
-            }
-            problem, view = build_model(pricers, kept, constraints, objective)
-            for cols in view.columns.values():
-                for column in cols:
-                    column.var.setInitialValue(1 if id(column.candidate) in plan else 0)
-            if limit is not None:
-                limit = max(MINIMUM_BLOCK_SECONDS, limit - reduction.seconds)
-            solver = _block_solver(solver, view)
-            progress(f"solving {label} with {solver}, starting from that plan")
-            try:
-                outcome = solve(problem, solver, limit, warm_start=True)
-            except SolverError:
-                if limit is None:
-                    raise
-                outcome = None  # the time ran out before the solver found a plan of its own
-            tolerance = 1e-9 * max(1.0, abs(reduction.incumbent))
-            if outcome is None or (
-                outcome.status != "optimal" and outcome.objective < reduction.incumbent - tolerance
-            ):
-                # keep the plan we have: a solver that stopped early must not lose it
-                bound = (
-                    reduction.lp_bound
-                    if outcome is None
-                    else max(outcome.bound, reduction.incumbent)
-                )
-                values = {
-                    c.var.name: 1.0
-                    for cols in view.columns.values()
-                    for c in cols
-                    if id(c.candidate) in plan
-                }
-                outcome = Outcome(
-                    status="feasible",
-                    gap=relative_gap(reduction.incumbent, bound),
-                    solver=solver,
-                    values=values,
-                    objective=reduction.incumbent,
-                    bound=bound,
-                )
-            return outcome, _picked(view, outcome)
+        rows = relaxation.side_rows(candidates, constraints)
+        if rows is not None:
+            lp = relaxation.from_columns(pricers, candidates, rows, objective)
+        else:
+            built = build_model(pricers, candidates, constraints, objective)
+            lp = None if built is None else relaxation.from_problem(built[0])
+        if lp is None:
+            return None
+        solved = _solve_by_fixing(
+            pricers, candidates, constraints, objective, solver, lp, remaining, progress
+        )
+        if solved is not None:
+            return solved
+    if built is None:
+        built = build_model(pricers, candidates, constraints, objective)
+        if built is None:
+            return None
+    problem, view = built
     solver = _block_solver(solver, view)
-    progress(f"solving {label} with {solver}")
-    outcome = solve(problem, solver, limit)
+    progress(f"solving {', '.join(candidates)} with {solver}")
+    outcome = solve(problem, solver, remaining())
     return outcome, _picked(view, outcome)
+
+
+def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, remaining, progress):
+    """LP, a first plan and reduced-cost fixing, then the MIP over the groups kept.
+
+    None when the LP stage found no plan: the caller then solves the whole block.
+    """
+    by_name = {
+        relaxation.column_name(pricers[s].tag, j): c
+        for s, cands in candidates.items()
+        for j, c in enumerate(cands)
+    }
+    singles = {name for name, c in by_name.items() if c.size == 1}
+    reduction = reduce_relaxation(lp, singles, remaining())
+    if reduction is None or reduction.incumbent is None:
+        return None
+    columns = len(by_name)
+    label = ", ".join(candidates)
+    progress(
+        f"{label}: LP bound {reduction.lp_bound:,.0f}, plan {reduction.incumbent:,.0f}; "
+        f"{len(reduction.kept):,} of {columns:,} groups can still improve it "
+        f"({reduction.seconds:.1f} s)"
+    )
+    plan = [by_name[name] for name, v in reduction.incumbent_values.items() if v > 0.5]
+    if reduction.proven:
+        value = reduction.incumbent
+        outcome = Outcome(status="optimal", gap=0.0, solver="highs", objective=value, bound=value)
+        return outcome, _by_service(candidates, plan)
+    kept = {
+        s: [
+            c
+            for j, c in enumerate(cands)
+            if relaxation.column_name(pricers[s].tag, j) in reduction.kept
+        ]
+        for s, cands in candidates.items()
+    }
+    in_plan = {id(c) for c in plan}
+    problem, view = build_model(pricers, kept, constraints, objective)
+    for cols in view.columns.values():
+        for column in cols:
+            column.var.setInitialValue(1 if id(column.candidate) in in_plan else 0)
+    solver = _block_solver(solver, view)
+    progress(f"solving {label} with {solver}, starting from that plan")
+    limit = remaining()
+    try:
+        outcome = solve(problem, solver, limit, warm_start=True)
+    except SolverError:
+        if limit is None:
+            raise
+        outcome = None  # the time ran out before the solver found a plan of its own
+    tolerance = 1e-9 * max(1.0, abs(reduction.incumbent))
+    if outcome is not None and (
+        outcome.status == "optimal" or outcome.objective >= reduction.incumbent - tolerance
+    ):
+        return outcome, _picked(view, outcome)
+    # keep the plan we have: a solver that stopped early must not lose it
+    bound = reduction.lp_bound if outcome is None else max(outcome.bound, reduction.incumbent)
+    outcome = Outcome(
+        status="feasible",
+        gap=relative_gap(reduction.incumbent, bound),
+        solver=solver,
+        objective=reduction.incumbent,
+        bound=bound,
+    )
+    return outcome, _by_service(candidates, plan)
 
 
 def _block_solver(solver: str, view: ModelView) -> str:
@@ -262,6 +282,14 @@ def _block_solver(solver: str, view: ModelView) -> str:
     if len(view.columns) == 1 and columns >= FIXING_MIN_COLUMNS and highs_available():
         return "highs"
     return "cbc"
+
+
+def _by_service(
+    candidates: Mapping[str, Sequence[Candidate]], chosen: Sequence[Candidate]
+) -> dict[str, list[Candidate]]:
+    """The chosen candidates of each service, in the block's column order."""
+    picked = {id(c) for c in chosen}
+    return {s: [c for c in cands if id(c) in picked] for s, cands in candidates.items()}
 
 
 def _picked(view: ModelView, outcome: Outcome) -> dict[str, list[Candidate]]:

@@ -8,10 +8,12 @@ user's words, which is what an infeasibility report quotes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
+import numpy as np
 
 from sharedsvc.errors import Problem
 
@@ -77,6 +79,18 @@ class Constraint:
     def add_rows(self, model: ModelView) -> None:
         """Add linear rows that join groups or services (budgets, counts, links)."""
 
+    def linear_rows(self, columns: Mapping[str, Sequence[Candidate]]) -> list[LinearRow] | None:
+        """The rows `add_rows` adds, as arrays over these columns; None (the default) if
+        this constraint has no array form.
+
+        Large blocks are relaxed straight from arrays when every constraint with rows
+        gives them, which saves a PuLP variable per group. The rows must be exactly
+        the ones `add_rows` adds; `sharedsvc.testing.check_linear_rows` checks that.
+        """
+        if type(self).add_rows is Constraint.add_rows:
+            return []
+        return None
+
     def linked_services(self, services: Sequence[str]) -> Collection[str]:
         """The services whose groupings this constraint's rows tie together.
 
@@ -98,6 +112,18 @@ class Rule:
 
     def parse(self, value: Any, context: ParseContext) -> tuple[list[Constraint], list[Problem]]:
         raise NotImplementedError
+
+
+@attrs.frozen
+class LinearRow:
+    """One row over a block's columns: lower <= sum of coefficient x column <= upper."""
+
+    name: str
+    coefficients: Mapping[str, np.ndarray]
+    """Service id -> one coefficient per column of that service, in the block's order;
+    services left out have zero coefficients."""
+    lower: float = -math.inf
+    upper: float = math.inf
 
 
 @attrs.define

@@ -19,10 +19,14 @@ import itertools
 import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sharedsvc.consortium import Location, Member
 from sharedsvc.costmodel import REQUIRED, CostModel, Field, Participant
+
+if TYPE_CHECKING:
+    from sharedsvc.pricing import Candidate
+    from sharedsvc.rules import Constraint
 
 RELATIVE_TOLERANCE = 1e-9
 
@@ -150,4 +154,49 @@ def check_cost_model(
     if problems:
         raise AssertionError(
             f"cost model {model.name!r} breaks the contract:\n- " + "\n- ".join(problems)
+        )
+
+
+def check_linear_rows(constraint: Constraint, candidates: Mapping[str, Sequence[Candidate]]):
+    """Raise `AssertionError` unless `constraint.linear_rows` gives exactly the rows
+    that `constraint.add_rows` adds to a PuLP model over the same candidates.
+
+    Rule authors who implement `linear_rows` (so large models skip PuLP) call this in
+    their tests with candidates from a small consortium.
+    """
+    import pulp
+
+    from sharedsvc.rules import Column, ModelView
+
+    problem = pulp.LpProblem("check", pulp.LpMaximize)
+    columns = {
+        service: [
+            Column(candidate=c, var=problem.add_variable(f"x{k}_{j}", cat=pulp.LpBinary))
+            for j, c in enumerate(cands)
+        ]
+        for k, (service, cands) in enumerate(candidates.items())
+    }
+    constraint.add_rows(ModelView(problem=problem, columns=columns))
+    added = list(problem.constraints())
+    given = constraint.linear_rows(candidates)
+    assert given is not None, f"{type(constraint).__name__}.linear_rows gives no rows"
+    assert len(given) == len(added), (
+        f"{type(constraint).__name__}: add_rows adds {len(added)} rows, "
+        f"linear_rows gives {len(given)}"
+    )
+    for row, pulp_row in zip(given, added, strict=True):
+        for service, cols in columns.items():
+            coefficients = row.coefficients.get(service)
+            for j, column in enumerate(cols):
+                expected = pulp_row.get(column.var, 0.0)
+                got = 0.0 if coefficients is None else float(coefficients[j])
+                assert _close(got, expected), (
+                    f"row {row.name!r}: coefficient of {service} group {column.candidate.members}"
+                    f" is {got}, add_rows says {expected}"
+                )
+        rhs = -pulp_row.constant
+        lower = rhs if pulp_row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintGE) else -math.inf
+        upper = rhs if pulp_row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintLE) else math.inf
+        assert (row.lower, row.upper) == (lower, upper), (
+            f"row {row.name!r}: bounds {(row.lower, row.upper)}, add_rows says {(lower, upper)}"
         )

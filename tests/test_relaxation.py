@@ -1,0 +1,107 @@
+"""The LP relaxation built from arrays is the one PuLP's model gives, row for row."""
+
+from __future__ import annotations
+
+import highspy
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from strategies import consortia
+
+from sharedsvc import ConsortiumError, Constraint, LinearRow, relaxation
+from sharedsvc.optimiser import _all_candidates, blocks, build_model, make_pricers
+from sharedsvc.testing import check_linear_rows
+from sharedsvc.toml_writer import dumps
+
+
+def lp_optimum(lp: relaxation.Relaxation) -> float | str:
+    """The LP's optimum, or its status when it has none (infeasible)."""
+    lp.highs.run()
+    status = lp.highs.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return lp.highs.modelStatusToString(status)
+    return lp.highs.getInfo().objective_function_value
+
+
+def candidates_of(engine, data):
+    try:
+        consortium = engine.parse(dumps(data))
+    except ConsortiumError:
+        return None
+    pricers = make_pricers(consortium, engine.registry)
+    return consortium, pricers, _all_candidates(consortium, pricers, consortium.constraints)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia())
+def test_array_relaxation_matches_the_pulp_model(engine, data):
+    found = candidates_of(engine, data)
+    if found is None:
+        return
+    consortium, pricers, candidates = found
+    objective = consortium.objective
+    for block in blocks(list(candidates), consortium.constraints):
+        cands = {s: candidates[s] for s in block}
+        rows = relaxation.side_rows(cands, consortium.constraints)
+        if rows is None:  # bundles have no array form: the PuLP model is used
+            assert "bundles" in data["constraints"]
+            continue
+        for constraint in consortium.constraints:
+            if set(constraint.linked_services(block)) & set(block):
+                check_linear_rows(constraint, cands)
+        arrays = relaxation.from_columns(pricers, cands, rows, objective)
+        built = build_model(pricers, cands, consortium.constraints, objective)
+        assert (arrays is None) == (built is None)
+        if built is None or not arrays.names:
+            continue
+        pulp_lp = relaxation.from_problem(built[0])
+        assert sorted(arrays.names) == sorted(pulp_lp.names)
+        expected = lp_optimum(pulp_lp)
+        if isinstance(expected, str):
+            assert lp_optimum(arrays) == expected
+        else:
+            assert lp_optimum(arrays) == pytest.approx(expected, rel=1e-9, abs=1e-6)
+
+
+class _WrongBudget(Constraint):
+    """add_rows and linear_rows disagree on one coefficient: the check must say so."""
+
+    def add_rows(self, model):
+        import pulp
+
+        pairs = [(c.var, c.candidate.transition_cost) for c in model.all_columns()]
+        model.add(pulp.LpAffineExpression(pairs) <= 100.0, "budget")
+
+    def linear_rows(self, columns):
+        coefficients = {
+            s: np.array([c.transition_cost for c in cs]) * 1.01 for s, cs in columns.items()
+        }
+        return [LinearRow("budget", coefficients, upper=100.0)]
+
+
+def test_check_linear_rows_catches_a_row_that_differs(engine):
+    from conftest import ROOT
+
+    consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
+    pricers = make_pricers(consortium, engine.registry)
+    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    with pytest.raises(AssertionError, match="coefficient"):
+        check_linear_rows(_WrongBudget(), candidates)
+
+
+class _RowsOnlyInPulp(Constraint):
+    def add_rows(self, model):
+        import pulp
+
+        pairs = [(c.var, 1) for c in model.all_columns() if c.candidate.size >= 2]
+        model.add(pulp.LpAffineExpression(pairs) <= 1, "one_group")
+
+
+def test_a_constraint_without_arrays_keeps_the_pulp_path(engine):
+    from conftest import ROOT
+
+    consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
+    pricers = make_pricers(consortium, engine.registry)
+    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    assert relaxation.side_rows(candidates, [_RowsOnlyInPulp()]) is None
+    assert relaxation.side_rows(candidates, consortium.constraints) is not None
