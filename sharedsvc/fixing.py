@@ -27,7 +27,9 @@ from sharedsvc import relaxation
 RESTRICTED_EXTRA = 0.05
 """Share of all columns (best reduced cost first) added to the restricted MIP..."""
 RESTRICTED_MINIMUM = 2000
-"""...and at least this many."""
+"""...and at least this many..."""
+RESTRICTED_MAXIMUM = 20_000
+"""...and at most this many: the restricted MIP must be quick."""
 RESTRICTED_SECONDS = 10.0
 """At most this long for the restricted MIP: its plan is a means, not the end."""
 
@@ -73,30 +75,32 @@ def reduce_relaxation(
     keep_always = np.array([name in always_keep for name in names])
 
     restricted = (x > 1e-9) | keep_always
-    extra = max(RESTRICTED_MINIMUM, int(RESTRICTED_EXTRA * len(names)))
+    extra = min(RESTRICTED_MAXIMUM, max(RESTRICTED_MINIMUM, int(RESTRICTED_EXTRA * len(names))))
     restricted[np.argsort(-reduced, kind="stable")[:extra]] = True
     restricted_idx = np.flatnonzero(restricted)
-    outside = np.flatnonzero(~restricted)
-    h.changeColsBounds(
-        len(outside), outside.astype(np.int32), np.zeros(len(outside)), np.zeros(len(outside))
-    )
-    h.changeColsIntegrality(
-        len(restricted_idx),
-        restricted_idx.astype(np.int32),
-        np.array([highspy.HighsVarType.kInteger] * len(restricted_idx)),
-    )
-    h.setOptionValue("mip_rel_gap", 0.0)
+    mip = relaxation.restricted_mip(lp, restricted_idx)
+    mip.highs.setOptionValue("mip_rel_gap", 0.0)
+    rounded = rounded_plan(h.getLp(), x, keep_always)
+    if rounded is not None:
+        start = highspy.HighsSolution()
+        start.col_value = rounded[restricted_idx].astype(float)
+        mip.highs.setSolution(start)
     budget = RESTRICTED_SECONDS
     if time_limit is not None:
         budget = min(budget, max(1.0, (time_limit - (time.perf_counter() - started)) / 2))
-    h.setOptionValue("time_limit", budget)
-    h.run()
+    mip.highs.setOptionValue("time_limit", budget)
+    mip.highs.run()
     incumbent = None
     values: dict[str, float] = {}
-    if h.getInfo().primal_solution_status == 2:  # feasible
-        incumbent = h.getInfo().objective_function_value
-        plan = np.array(h.getSolution().col_value)
-        values = {names[i]: float(plan[i]) for i in np.flatnonzero(plan > 0.5)}
+    if mip.highs.getInfo().primal_solution_status == 2:  # feasible
+        incumbent = mip.highs.getInfo().objective_function_value
+        plan = np.array(mip.highs.getSolution().col_value)
+        values = {mip.names[i]: float(plan[i]) for i in np.flatnonzero(plan > 0.5)}
+    if rounded is not None:
+        value = float(np.asarray(h.getLp().col_cost_) @ rounded)
+        if incumbent is None or value > incumbent:
+            incumbent = value
+            values = {names[i]: 1.0 for i in np.flatnonzero(rounded)}
     if incumbent is None:
         kept = frozenset(names)
         return Reduction(
@@ -109,7 +113,7 @@ def reduce_relaxation(
         )
     tolerance = 1e-6 * max(1.0, abs(z)) + 1.0
     keep = (z + reduced >= incumbent - tolerance) | (x > 1e-9) | keep_always
-    restricted_optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    restricted_optimal = mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
     proven = restricted_optimal and not (keep & ~restricted).any()
     return Reduction(
         lp_bound=z,
@@ -119,3 +123,38 @@ def reduce_relaxation(
         proven=proven,
         seconds=time.perf_counter() - started,
     )
+
+
+def rounded_plan(model, x: np.ndarray, fill: np.ndarray) -> np.ndarray | None:
+    """A plan near the LP optimum `x`, as a 0/1 array over the columns; None if none found.
+
+    The LP's whole columns first, then its fractional ones, best objective first,
+    then the `fill` columns (the members alone), each taken while no row goes over
+    its upper bound. It is a plan only if every row then meets its lower bound too,
+    which is checked, so it holds for any rows the constraints add.
+    """
+    import highspy
+
+    starts, rows, values = relaxation._colwise(model, highspy)
+    lower = np.asarray(model.row_lower_)
+    upper = np.asarray(model.row_upper_)
+    cost = np.asarray(model.col_cost_)
+    tolerance = 1e-9 * max(1.0, float(np.abs(upper[np.isfinite(upper)]).max(initial=1.0)))
+    plan = x >= 1 - 1e-6
+    lengths = np.diff(starts)
+    activity = np.zeros(model.num_row_)
+    taken = np.repeat(plan, lengths)
+    np.add.at(activity, rows[taken], values[taken])
+    if (activity > upper + tolerance).any():
+        return None
+    fractional = np.flatnonzero((x > 1e-6) & ~plan)
+    order = fractional[np.argsort(-cost[fractional], kind="stable")]
+    for j in [*order.tolist(), *np.flatnonzero(fill & ~plan).tolist()]:
+        r = rows[starts[j] : starts[j + 1]]
+        v = values[starts[j] : starts[j + 1]]
+        if (activity[r] + v <= upper[r] + tolerance).all():
+            activity[r] += v
+            plan[j] = True
+    if (activity < lower - tolerance).any():
+        return None
+    return plan

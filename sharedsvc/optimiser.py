@@ -13,12 +13,14 @@ always a choice. It is exact: every allowed group is a column.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pulp
 
 from sharedsvc import relaxation
@@ -31,7 +33,14 @@ from sharedsvc.plugins import Registry
 from sharedsvc.pricing import Candidate, ServicePricer
 from sharedsvc.results import GroupResult, Result, ServiceResult
 from sharedsvc.rules import Column, Constraint, ModelView
-from sharedsvc.solve import Outcome, highs_available, pick_solver, relative_gap, solve
+from sharedsvc.solve import (
+    Outcome,
+    highs_available,
+    pick_solver,
+    relative_gap,
+    solve,
+    solve_highs_model,
+)
 
 Progress = Callable[[str], None]
 
@@ -197,7 +206,7 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
         if built is None:
             return None
     problem, view = built
-    solver = _block_solver(solver, view)
+    solver = _block_solver(solver, candidates)
     progress(f"solving {', '.join(candidates)} with {solver}")
     outcome = solve(problem, solver, remaining())
     return outcome, _picked(view, outcome)
@@ -237,16 +246,25 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
         ]
         for s, cands in candidates.items()
     }
-    in_plan = {id(c) for c in plan}
-    problem, view = build_model(pricers, kept, constraints, objective)
-    for cols in view.columns.values():
-        for column in cols:
-            column.var.setInitialValue(1 if id(column.candidate) in in_plan else 0)
-    solver = _block_solver(solver, view)
+    solver = _block_solver(solver, kept)
     progress(f"solving {label} with {solver}, starting from that plan")
     limit = remaining()
+    if solver == "highs":  # in process, straight from the relaxation: no PuLP model to build
+        kept_columns = np.flatnonzero([name in reduction.kept for name in lp.names])
+        mip = relaxation.restricted_mip(lp, kept_columns)
+        run = functools.partial(
+            solve_highs_model, mip.highs, mip.names, limit, start=reduction.incumbent_values
+        )
+        view = None
+    else:
+        in_plan = {id(c) for c in plan}
+        problem, view = build_model(pricers, kept, constraints, objective)
+        for cols in view.columns.values():
+            for column in cols:
+                column.var.setInitialValue(1 if id(column.candidate) in in_plan else 0)
+        run = functools.partial(solve, problem, solver, limit, warm_start=True)
     try:
-        outcome = solve(problem, solver, limit, warm_start=True)
+        outcome = run()
     except SolverError:
         if limit is None:
             raise
@@ -255,6 +273,9 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
     if outcome is not None and (
         outcome.status == "optimal" or outcome.objective >= reduction.incumbent - tolerance
     ):
+        if view is None:
+            chosen = [by_name[name] for name, v in outcome.values.items() if v > 0.5]
+            return outcome, _by_service(candidates, chosen)
         return outcome, _picked(view, outcome)
     # keep the plan we have: a solver that stopped early must not lose it
     bound = reduction.lp_bound if outcome is None else max(outcome.bound, reduction.incumbent)
@@ -268,20 +289,28 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
     return outcome, _by_service(candidates, plan)
 
 
-def _block_solver(solver: str, view: ModelView) -> str:
+def _block_solver(solver: str, candidates: Mapping[str, Sequence[Candidate]]) -> str:
     """The MIP solver for a block: the user's choice, or for "auto" the one measured faster.
 
     On large single-service blocks HiGHS proved all of England and Wales optimal in
     123 s where CBC stopped at a 0.05% gap after 300 s; on small blocks CBC starts
     faster, and on services tied together by a budget CBC found plans where HiGHS
-    found none in the same time (`benchmarks/README.md`).
+    found none in the same time (`benchmarks/README.md`). Beyond `PULP_MAX_COLUMNS`
+    HiGHS is used in process, as building the PuLP model for CBC would take longer
+    than the time most users give.
     """
     if solver != "auto":
         return solver
-    columns = sum(len(c) for c in view.columns.values())
-    if len(view.columns) == 1 and columns >= FIXING_MIN_COLUMNS and highs_available():
+    columns = sum(len(c) for c in candidates.values())
+    if not highs_available():
+        return "cbc"
+    if columns > PULP_MAX_COLUMNS or (len(candidates) == 1 and columns >= FIXING_MIN_COLUMNS):
         return "highs"
     return "cbc"
+
+
+PULP_MAX_COLUMNS = 200_000
+"""Above this many groups left after fixing, "auto" solves the block with HiGHS in process."""
 
 
 def _by_service(

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import attrs
@@ -214,3 +214,57 @@ def relative_gap(objective: float, bound: float) -> float:
     if scale < 1e-9:
         return 0.0
     return max(0.0, (bound - objective) / scale)
+
+
+def solve_highs_model(
+    highs, names: list[str], time_limit: float | None, start: Collection[str] = ()
+) -> Outcome:
+    """Solve a HiGHS maximisation MIP in process; `start` names the columns of a first plan.
+
+    Used for large blocks, whose PuLP model would take longer to build than to solve.
+    """
+    import highspy
+
+    if start:
+        plan = highspy.HighsSolution()
+        plan.col_value = [1.0 if name in start else 0.0 for name in names]
+        highs.setSolution(plan)
+    highs.setOptionValue("mip_rel_gap", 0.0)
+    highs.setOptionValue("mip_abs_gap", 0.0)
+    if time_limit is not None:
+        highs.setOptionValue("time_limit", float(time_limit) * HIGHS_TIME_SHARE)
+    with _native_stdout_silenced():
+        highs.run()
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return Outcome(status="infeasible", gap=None, solver="highs")
+    if info.primal_solution_status != 2:  # no feasible plan
+        if time_limit is not None:
+            raise SolverError(
+                f"the highs solver found no plan within the time limit of {time_limit:g} s; "
+                "allow more time with --time-limit"
+            )
+        raise SolverError(f"the highs solver stopped without a plan ({status.name})")
+    x = highs.getSolution().col_value
+    values = {names[i]: 1.0 for i, v in enumerate(x) if v > 0.5}
+    objective = info.objective_function_value
+    if status == highspy.HighsModelStatus.kOptimal:
+        return Outcome(
+            status="optimal",
+            gap=0.0,
+            solver="highs",
+            values=values,
+            objective=objective,
+            bound=objective,
+        )
+    bound = info.mip_dual_bound
+    bound = max(objective, bound) if math.isfinite(bound) else math.inf
+    return Outcome(
+        status="feasible",
+        gap=relative_gap(objective, bound) if math.isfinite(bound) else None,
+        solver="highs",
+        values=values,
+        objective=objective,
+        bound=bound,
+    )

@@ -89,6 +89,7 @@ def test_a_solver_that_stops_without_a_plan_keeps_the_fixing_plan(engine, monkey
     monkeypatch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
     monkeypatch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
     monkeypatch.setattr(optimiser, "solve", no_plan)
+    monkeypatch.setattr(optimiser, "solve_highs_model", no_plan)
     del solve_module
     consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
     result = engine.optimise(consortium, time_limit=30)
@@ -97,3 +98,35 @@ def test_a_solver_that_stops_without_a_plan_keeps_the_fixing_plan(engine, monkey
     assert result.gap is not None and result.gap >= 0
     with pytest.raises(SolverError):  # without a time limit a solver failure stays an error
         engine.optimise(consortium)
+
+
+@settings(max_examples=200, deadline=None)
+@given(partitioning(), st.data())
+def test_the_rounded_plan_keeps_every_row(case, data):
+    """The LP-rounding plan is a plan: each row covered once, and a budget row kept."""
+    import highspy
+    import numpy as np
+
+    from sharedsvc import relaxation
+
+    n, groups, values = case
+    weights = data.draw(st.lists(st.integers(0, 9), min_size=len(groups), max_size=len(groups)))
+    budget = data.draw(st.integers(0, 20))
+    problem = model(n, groups, values)
+    by_name = {f"g{j}": g for j, g in enumerate(groups)}
+    xs = {v.name: v for v in problem.variables()}
+    pairs = [(xs[f"g{j}"], w) for j, w in enumerate(weights)]
+    problem.addConstraint(pulp.LpAffineExpression(pairs) <= budget, name="budget")
+    lp = relaxation.from_problem(problem)
+    lp.highs.run()
+    assert lp.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    x = np.array(lp.highs.getSolution().col_value)
+    singles = np.array([name.startswith("s") for name in lp.names])
+    plan = fixing.rounded_plan(lp.highs.getLp(), x, singles)
+    assert plan is not None  # members alone always complete a plan here
+    chosen = [lp.names[i] for i in np.flatnonzero(plan)]
+    covered = [
+        i for name in chosen for i in (by_name[name] if name in by_name else [int(name[1:])])
+    ]
+    assert sorted(covered) == list(range(n))
+    assert sum(weights[int(name[1:])] for name in chosen if name in by_name) <= budget

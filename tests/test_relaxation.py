@@ -105,3 +105,16 @@ def test_a_constraint_without_arrays_keeps_the_pulp_path(engine):
     candidates = _all_candidates(consortium, pricers, consortium.constraints)
     assert relaxation.side_rows(candidates, [_RowsOnlyInPulp()]) is None
     assert relaxation.side_rows(candidates, consortium.constraints) is not None
+
+
+def test_a_rowwise_matrix_is_read_by_column():
+    lp = highspy.HighsLp()
+    lp.num_row_, lp.num_col_ = 2, 3
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.array([0, 2, 4], dtype=np.int32)  # rows: [1 2 .], [. 3 4]
+    lp.a_matrix_.index_ = np.array([0, 1, 1, 2], dtype=np.int32)
+    lp.a_matrix_.value_ = np.array([1.0, 2.0, 3.0, 4.0])
+    starts, rows, values = relaxation._colwise(lp, highspy)
+    assert starts.tolist() == [0, 1, 3, 4]
+    assert rows.tolist() == [0, 0, 1, 1]
+    assert values.tolist() == [1.0, 2.0, 3.0, 4.0]
