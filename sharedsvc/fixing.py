@@ -45,6 +45,8 @@ class Reduction:
     proven: bool
     """True when the incumbent is optimal for the whole model."""
     seconds: float
+    reduced_costs: np.ndarray | None = None
+    """The LP reduced cost of each column (<= 0; the closer to 0, the more promising)."""
 
 
 def reduce_model(
@@ -122,6 +124,7 @@ def reduce_relaxation(
         kept=frozenset(names[i] for i in np.flatnonzero(keep)),
         proven=proven,
         seconds=time.perf_counter() - started,
+        reduced_costs=reduced,
     )
 
 

@@ -135,3 +135,31 @@ def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
         patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
         result = optimise_data(engine, data)
     assert_reaches(result, best, data)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia())
+def test_a_capped_search_reports_a_true_bound(engine, data):
+    """When fixing leaves too many groups for the time given, the MIP searches only the
+    most promising: its plan must be a real plan, and the gap must still cover the optimum."""
+    from sharedsvc import fixing, optimiser
+
+    best = Reference(data).best()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        patch.setattr(optimiser, "TIMED_MIP_MAX_COLUMNS", 1)
+        patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
+        patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
+        result = optimise_data(engine, data, time_limit=60)
+    if result is None or best is None or not result.solved:
+        assert_reaches(result, best, data)
+        return
+    key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
+    found = result.totals[key]
+    assert found <= best + PENNY
+    if result.status == "optimal":
+        assert found == pytest.approx(best, abs=PENNY)
+    else:
+        event("capped search: feasible")
+        bound = found / (1 - result.gap) if result.gap < 1 and found > 0 else math.inf
+        assert bound >= best - PENNY * 10
