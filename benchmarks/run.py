@@ -21,6 +21,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,16 +34,25 @@ from sharedsvc.toml_writer import dumps
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Wall seconds and peak memory (MB) of one child process."""
+def measure(
+    command: list[str], kill_after: float | None = None
+) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds and peak memory (MB) of one child process, killed after `kill_after` s."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err)
+        timer = None
+        if kill_after is not None:
+            timer = threading.Timer(kill_after, process.kill)
+            timer.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except KeyboardInterrupt:
             process.kill()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
@@ -119,10 +129,12 @@ print(json.dumps({"status": status, "objective": objective, "gap": gap, "seconds
 
 
 def run_raw(solver: str, mps: Path, time_limit: float) -> dict:
+    """A solver alone on the MPS file; killed (no plan) if it overruns its limit twice over."""
     command = [sys.executable, "-c", RAW_SOLVER, solver, str(mps), str(time_limit)]
-    seconds, memory, done = measure(command)
+    seconds, memory, done = measure(command, kill_after=2 * time_limit + 60)
     if done.returncode != 0:
-        return {"status": "error", "seconds": seconds, "memory": memory}
+        status = "killed, no result" if done.returncode < 0 else "error"
+        return {"status": status, "seconds": seconds, "memory": memory}
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result.update(seconds=seconds, memory=memory)
     return result
@@ -309,8 +321,8 @@ def main(argv=None):
         )
     members = 25 if quick else 40
     generated(
-        f"random-{members} (<=4, budget)",
-        random_consortium(members, 8, 4, 3_000_000, 7),
+        f"random-{members} (<=5, budget)",
+        random_consortium(members, 8, 5, 3_000_000, 7),
         members,
         8,
         30 if quick else 120,
