@@ -92,7 +92,10 @@ def build_model(
     services = list(candidates)
     for constraint in constraints:
         if set(constraint.linked_services(services)) & set(services):
-            constraint.add_rows(view)
+            try:
+                constraint.add_rows(view)
+            except Exception as exc:  # plugin code: name it
+                raise relaxation.rule_failed(constraint, "add_rows", exc) from exc
     return problem, view
 
 

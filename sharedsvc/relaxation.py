@@ -17,6 +17,7 @@ import numpy as np
 import pulp
 
 from sharedsvc.costmodel import FlatGroups
+from sharedsvc.errors import PluginError
 from sharedsvc.pricing import Candidate, ServicePricer
 from sharedsvc.rules import Constraint, LinearRow
 from sharedsvc.solve import _native_stdout_silenced
@@ -89,11 +90,35 @@ def side_rows(
     for constraint in constraints:
         if not set(constraint.linked_services(services)) & set(services):
             continue
-        given = constraint.linear_rows(candidates)
+        try:
+            given = constraint.linear_rows(candidates)
+        except Exception as exc:  # plugin code: name it
+            raise rule_failed(constraint, "linear_rows", exc) from exc
         if given is None:
             return None
+        for row in given:
+            for service, coefficients in row.coefficients.items():
+                shape = np.shape(coefficients)
+                if service not in candidates or shape != (len(candidates[service]),):
+                    raise rule_failed(
+                        constraint,
+                        "linear_rows",
+                        f"row {row.name!r} has coefficients of shape {shape} for service "
+                        f"{service!r}, which has {len(candidates.get(service, ()))} groups here",
+                    )
         rows.extend(given)
     return rows
+
+
+def rule_failed(constraint: Constraint, method: str, what: Exception | str) -> PluginError:
+    """The error for a rule plugin's code that raised or broke its contract, naming it."""
+    if isinstance(what, Exception):
+        what = f"raised {type(what).__name__}: {what}"
+    kind = type(constraint)
+    return PluginError(
+        f"rule constraint {kind.__name__} from {kind.__module__!r} "
+        f"({constraint.label or 'no label'}) {what} in {method}"
+    )
 
 
 def from_columns(
@@ -128,13 +153,8 @@ def from_columns(
         offset = 0
         for service, cands in candidates.items():
             coefficients = row.coefficients.get(service)
-            if coefficients is not None:
+            if coefficients is not None:  # shapes checked by `side_rows`
                 coefficients = np.asarray(coefficients, dtype=float)
-                if coefficients.shape != (len(cands),):
-                    raise ValueError(
-                        f"row {row.name!r} has {coefficients.shape} coefficients for "
-                        f"{len(cands)} columns of {service!r}"
-                    )
                 nonzero = np.flatnonzero(coefficients)
                 col_rows.append(np.full(len(nonzero), len(lower)))
                 col_ids.append(nonzero + offset)

@@ -118,3 +118,27 @@ def test_a_rowwise_matrix_is_read_by_column():
     assert starts.tolist() == [0, 1, 3, 4]
     assert rows.tolist() == [0, 0, 1, 1]
     assert values.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+class _RaisingRows(Constraint):
+    label = "raises on purpose"
+
+    def add_rows(self, model):
+        raise RuntimeError("boom")
+
+    def linear_rows(self, columns):
+        return [LinearRow("short", {s: np.zeros(1) for s in columns}, upper=1.0)]
+
+
+def test_a_rule_that_raises_or_gives_bad_rows_is_named(engine):
+    from conftest import ROOT
+
+    from sharedsvc import PluginError
+
+    consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
+    pricers = make_pricers(consortium, engine.registry)
+    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    with pytest.raises(PluginError, match=r"_RaisingRows .*raises on purpose.*shape"):
+        relaxation.side_rows(candidates, [_RaisingRows()])
+    with pytest.raises(PluginError, match=r"_RaisingRows .*RuntimeError: boom in add_rows"):
+        build_model(pricers, candidates, [_RaisingRows()], "npv")
