@@ -80,9 +80,10 @@ def reduce_relaxation(
     extra = min(RESTRICTED_MAXIMUM, max(RESTRICTED_MINIMUM, int(RESTRICTED_EXTRA * len(names))))
     restricted[np.argsort(-reduced, kind="stable")[:extra]] = True
     restricted_idx = np.flatnonzero(restricted)
-    mip = relaxation.restricted_mip(lp, restricted_idx)
+    model = h.getLp()  # a copy: fetched once (1.5 million columns take a while)
+    mip = relaxation.restricted_mip(lp, restricted_idx, model)
     mip.highs.setOptionValue("mip_rel_gap", 0.0)
-    rounded = rounded_plan(h.getLp(), x, keep_always)
+    rounded = rounded_plan(model, x, keep_always)
     if rounded is not None:
         start = highspy.HighsSolution()
         start.col_value = rounded[restricted_idx].astype(float)
@@ -99,7 +100,7 @@ def reduce_relaxation(
         plan = np.array(mip.highs.getSolution().col_value)
         values = {mip.names[i]: float(plan[i]) for i in np.flatnonzero(plan > 0.5)}
     if rounded is not None:
-        value = float(np.asarray(h.getLp().col_cost_) @ rounded)
+        value = float(np.asarray(model.col_cost_) @ rounded)
         if incumbent is None or value > incumbent:
             incumbent = value
             values = {names[i]: 1.0 for i in np.flatnonzero(rounded)}

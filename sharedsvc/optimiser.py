@@ -259,15 +259,7 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
             "in the time left; the gap is proven against the LP bound"
         )
     kept_columns = np.flatnonzero(kept_mask)
-    kept_names = {lp.names[i] for i in kept_columns}
-    kept = {
-        s: [
-            c
-            for j, c in enumerate(cands)
-            if relaxation.column_name(pricers[s].tag, j) in kept_names
-        ]
-        for s, cands in candidates.items()
-    }
+    kept = _by_service(candidates, [by_name[lp.names[i]] for i in kept_columns])
     solver = _block_solver(solver, kept)
     progress(f"solving {label} with {solver}, starting from that plan")
     if solver == "highs":  # in process, straight from the relaxation: no PuLP model to build

@@ -66,9 +66,9 @@ def from_problem(problem: pulp.LpProblem) -> Relaxation:
             index.append(position[var.name])
             value.append(coef)
         starts.append(len(index))
-        rhs = -row.constant
-        lower.append(rhs if row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintGE) else -math.inf)
-        upper.append(rhs if row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintLE) else math.inf)
+        row_lower, row_upper = row_bounds(row)
+        lower.append(row_lower)
+        upper.append(row_upper)
     lp.num_row_ = len(lower)
     lp.row_lower_ = np.array(lower, dtype=float)
     lp.row_upper_ = np.array(upper, dtype=float)
@@ -79,6 +79,14 @@ def from_problem(problem: pulp.LpProblem) -> Relaxation:
     lp.sense_ = highspy.ObjSense.kMaximize
     h.passModel(lp)
     return Relaxation(highs=h, names=[v.name for v in variables])
+
+
+def row_bounds(row: pulp.LpConstraint) -> tuple[float, float]:
+    """A PuLP row as lower <= expression <= upper (infinite where open)."""
+    rhs = -row.constant
+    lower = rhs if row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintGE) else -math.inf
+    upper = rhs if row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintLE) else math.inf
+    return lower, upper
 
 
 def side_rows(
@@ -184,15 +192,17 @@ def from_columns(
     return Relaxation(highs=h, names=names)
 
 
-def restricted_mip(lp: Relaxation, columns: np.ndarray) -> Relaxation:
+def restricted_mip(lp: Relaxation, columns: np.ndarray, model=None) -> Relaxation:
     """A new HiGHS model: the MIP over only these columns of `lp` (indices, ascending).
+
+    `model` is `lp.highs.getLp()` if the caller has already fetched it.
 
     A separate small model, because a MIP over all columns with the rest fixed at
     zero spent most of its time limit in presolve (1.5 million columns: over 100 s).
     """
     import highspy
 
-    full = lp.highs.getLp()
+    full = lp.highs.getLp() if model is None else model
     starts, index, value = _colwise(full, highspy)
     lengths = starts[columns + 1] - starts[columns]
     take = np.repeat(starts[columns], lengths) + (

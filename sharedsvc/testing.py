@@ -166,6 +166,7 @@ def check_linear_rows(constraint: Constraint, candidates: Mapping[str, Sequence[
     """
     import pulp
 
+    from sharedsvc.relaxation import row_bounds
     from sharedsvc.rules import Column, ModelView
 
     problem = pulp.LpProblem("check", pulp.LpMaximize)
@@ -194,9 +195,7 @@ def check_linear_rows(constraint: Constraint, candidates: Mapping[str, Sequence[
                     f"row {row.name!r}: coefficient of {service} group {column.candidate.members}"
                     f" is {got}, add_rows says {expected}"
                 )
-        rhs = -pulp_row.constant
-        lower = rhs if pulp_row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintGE) else -math.inf
-        upper = rhs if pulp_row.sense in (pulp.LpConstraintEQ, pulp.LpConstraintLE) else math.inf
+        lower, upper = row_bounds(pulp_row)
         assert (row.lower, row.upper) == (lower, upper), (
             f"row {row.name!r}: bounds {(row.lower, row.upper)}, add_rows says {(lower, upper)}"
         )
