@@ -23,11 +23,12 @@ import attrs
 import numpy as np
 import pulp
 
-from sharedsvc import relaxation
+from sharedsvc import partition_search, relaxation
 from sharedsvc.candidates import service_candidates
 from sharedsvc.consortium import Consortium
+from sharedsvc.costmodel import FlatGroups
 from sharedsvc.errors import SolverError, TooLargeError
-from sharedsvc.fixing import reduce_relaxation
+from sharedsvc.fixing import reduce_relaxation, rounded_plan
 from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing import Candidate, ServicePricer
@@ -192,6 +193,10 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
     built = None
     if columns >= FIXING_MIN_COLUMNS and highs_available():
         rows = relaxation.side_rows(candidates, constraints)
+        if rows == [] and solver == "auto" and _searchable(pricers, candidates):
+            searched = _solve_by_search(pricers, candidates, objective, remaining, progress)
+            if searched is not None:
+                return searched
         if rows is not None:
             lp = relaxation.from_columns(pricers, candidates, rows, objective)
         else:
@@ -213,6 +218,82 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
     progress(f"solving {', '.join(candidates)} with {solver}")
     outcome = solve(problem, solver, remaining())
     return outcome, _picked(view, outcome)
+
+
+def _searchable(pricers, candidates) -> bool:
+    """A block the partition search takes: one service, few enough sharers, no side rows."""
+    if len(candidates) != 1:
+        return False
+    return len(pricers[next(iter(candidates))].ids) <= partition_search.MAX_MEMBERS
+
+
+def _solve_by_search(pricers, candidates, objective, remaining, progress):
+    """One service without side rows, by the search inside the LP gap (`partition_search`).
+
+    None when it cannot settle the block (the LP failed, or the search outgrew its
+    memory): the caller then solves the block by fixing and a MIP.
+    """
+    import highspy
+
+    ((service, cands),) = candidates.items()
+    lp = relaxation.from_columns(pricers, candidates, [], objective)
+    if lp is None:
+        return None
+    h = lp.highs
+    # x <= 1 is implied by the rows; without it every reduced cost is <= 0 at the optimum
+    h.changeColsBounds(
+        len(cands),
+        np.arange(len(cands), dtype=np.int32),
+        np.zeros(len(cands)),
+        np.full(len(cands), highspy.kHighsInf),
+    )
+    h.setOptionValue("simplex_strategy", 4)  # primal simplex, as in fixing
+    limit = remaining()
+    if limit is not None:
+        h.setOptionValue("time_limit", float(limit))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    solution = h.getSolution()
+    x = np.array(solution.col_value)
+    singles = np.array([c.size == 1 for c in cands])
+    model = h.getLp()
+    rounded = rounded_plan(model, x, singles)
+    floor = None if rounded is None else float(np.asarray(model.col_cost_) @ rounded)
+    values = np.asarray(model.col_cost_)
+    groups = FlatGroups.of([c.indices for c in cands])
+    limit = remaining()
+    deadline = None if limit is None else time.perf_counter() + limit
+    found = partition_search.partition_search(
+        len(pricers[service].ids),
+        groups,
+        values,
+        np.array(solution.row_dual),
+        floor,
+        deadline=deadline,
+        progress=lambda message: progress(f"{service}: {message}"),
+    )
+    if found.stopped is None:
+        if found.columns is not None:
+            plan = found.columns
+        elif rounded is not None:  # nothing beats the rounded plan
+            plan = np.flatnonzero(rounded)
+        else:  # no partition at all: the MIP path says so, with the clashing rules
+            return None
+        value = float(values[plan].sum())
+        outcome = Outcome(status="optimal", gap=0.0, solver="search", objective=value, bound=value)
+        return outcome, {service: [cands[j] for j in plan]}
+    if found.stopped == "time" and rounded is not None:
+        outcome = Outcome(
+            status="feasible",
+            gap=relative_gap(floor, found.bound),
+            solver="search",
+            objective=floor,
+            bound=found.bound,
+        )
+        return outcome, {service: [cands[j] for j in np.flatnonzero(rounded)]}
+    progress(f"{service}: the search ran out of {found.stopped}; solving by fixing instead")
+    return None
 
 
 def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, remaining, progress):

@@ -7,6 +7,7 @@ import math
 import pytest
 from bruteforce import Reference
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from strategies import consortia
 
 from sharedsvc import ConsortiumError
@@ -41,6 +42,19 @@ def assert_reaches(result, best, data):
     assert result.status == "optimal"
     key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
     assert result.totals[key] == pytest.approx(best, abs=PENNY)
+
+
+def assert_bound_covers(result, best, data, what):
+    """A plan no better than the optimum, and a gap wide enough to reach the optimum."""
+    key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
+    found = result.totals[key]
+    assert found <= best + PENNY
+    if result.status == "optimal":
+        assert found == pytest.approx(best, abs=PENNY)
+    else:
+        event(f"{what}: feasible")
+        bound = found / (1 - result.gap) if result.gap < 1 and found > 0 else math.inf
+        assert bound >= best - PENNY * 10
 
 
 def plan_of(result) -> dict[str, list[tuple[str, ...]]]:
@@ -130,11 +144,51 @@ def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
     best = Reference(data).best()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        patch.setattr(optimiser, "_searchable", lambda *_: False)  # tested below
         # restrict the first MIP to the LP's support, so that fixing decides the rest
         patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
         patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
         result = optimise_data(engine, data)
     assert_reaches(result, best, data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia())
+def test_the_search_inside_the_lp_gap_reaches_the_optimum(engine, data):
+    """Force the partition search on every block it can take and compare with brute force."""
+    from sharedsvc import optimiser
+
+    best = Reference(data).best()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        result = optimise_data(engine, data)
+    if result is not None and result.solved:
+        event(f"solver {result.solver}")
+    assert_reaches(result, best, data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia(), stop=st.sampled_from(["time", "states"]))
+def test_a_search_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data, stop):
+    """Out of time, the search's plan is a real plan and its bound covers the optimum;
+    out of memory, the block is solved by fixing instead, to the optimum."""
+    from sharedsvc import optimiser, partition_search
+
+    search = partition_search.partition_search
+
+    def stopped(*args, **options):
+        options.update(deadline=0.0) if stop == "time" else options.update(max_states=1)
+        return search(*args, **options)
+
+    best = Reference(data).best()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        patch.setattr(partition_search, "partition_search", stopped)
+        result = optimise_data(engine, data, time_limit=60)
+    if stop == "states" or result is None or best is None or not result.solved:
+        assert_reaches(result, best, data)
+        return
+    assert_bound_covers(result, best, data, "stopped search")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,18 +202,11 @@ def test_a_capped_search_reports_a_true_bound(engine, data):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
         patch.setattr(optimiser, "TIMED_MIP_MAX_COLUMNS", 1)
+        patch.setattr(optimiser, "_searchable", lambda *_: False)
         patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
         patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
         result = optimise_data(engine, data, time_limit=60)
     if result is None or best is None or not result.solved:
         assert_reaches(result, best, data)
         return
-    key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
-    found = result.totals[key]
-    assert found <= best + PENNY
-    if result.status == "optimal":
-        assert found == pytest.approx(best, abs=PENNY)
-    else:
-        event("capped search: feasible")
-        bound = found / (1 - result.gap) if result.gap < 1 and found > 0 else math.inf
-        assert bound >= best - PENNY * 10
+    assert_bound_covers(result, best, data, "capped search")

@@ -1,0 +1,142 @@
+"""The search inside the LP gap against brute-force enumeration of partitions."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+import pytest
+from bruteforce import partitions
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sharedsvc.costmodel import FlatGroups
+from sharedsvc.partition_search import partition_search, search_order
+
+
+@st.composite
+def instances(draw, singletons=True):
+    """Members, groups (each a sorted tuple, distinct) and their values."""
+    members = draw(st.integers(1, 8))
+    subsets = st.lists(
+        st.integers(0, members - 1), min_size=min(2, members), max_size=members, unique=True
+    )
+    groups = {tuple(sorted(g)) for g in draw(st.lists(subsets, max_size=25))}
+    if singletons:
+        groups |= {(i,) for i in range(members)}
+    groups = sorted(groups)
+    values = draw(
+        st.lists(
+            st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+            min_size=len(groups),
+            max_size=len(groups),
+        )
+    )
+    return members, groups, np.array(values)
+
+
+def brute_force(members, groups, values) -> float | None:
+    """The best total over every partition made of these groups, or None if there is none."""
+    value = {g: v for g, v in zip(groups, values, strict=True)}
+    best = None
+    for partition in partitions(list(range(members))):
+        blocks = [tuple(sorted(b)) for b in partition]
+        if all(b in value for b in blocks):
+            total = math.fsum(value[b] for b in blocks)
+            best = total if best is None else max(best, total)
+    return best
+
+
+def lp_duals(members, groups, values) -> np.ndarray:
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for _ in values:
+        h.addVar(0.0, highspy.kHighsInf)
+    h.changeColsCost(len(values), np.arange(len(values), dtype=np.int32), values)
+    for i in range(members):
+        columns = [j for j, g in enumerate(groups) if i in g]
+        h.addRow(1.0, 1.0, len(columns), np.array(columns, dtype=np.int32), np.ones(len(columns)))
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    h.run()
+    return np.array(h.getSolution().row_dual)
+
+
+def assert_is_partition(members, groups, found):
+    covered = sorted(i for j in found for i in groups[j])
+    assert covered == list(range(members))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(), dual_kind=st.sampled_from(["lp", "zero", "random"]), data=st.data())
+def test_the_search_finds_the_brute_force_optimum(instance, dual_kind, data):
+    """Whatever duals it is given (LP, zero or arbitrary), the answer is the optimum."""
+    members, groups, values = instance
+    best = brute_force(members, groups, values)
+    if dual_kind == "lp":
+        duals = lp_duals(members, groups, values)
+    elif dual_kind == "zero":
+        duals = np.zeros(members)
+    else:
+        duals = np.array(
+            data.draw(st.lists(st.floats(-1e6, 1e6), min_size=members, max_size=members))
+        )
+    found = partition_search(members, FlatGroups.of(groups), values, duals, None)
+    assert found.stopped is None
+    assert_is_partition(members, groups, found.columns)
+    assert values[found.columns].sum() == pytest.approx(best, abs=1e-3)
+    assert found.bound == pytest.approx(best, abs=1e-3)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(), above=st.floats(0, 1e5))
+def test_a_floor_caps_the_search_and_its_bound_is_true(instance, above):
+    """With a floor below the optimum the optimum is found; above it, the bound is the floor."""
+    members, groups, values = instance
+    best = brute_force(members, groups, values)
+    duals = lp_duals(members, groups, values)
+    below = partition_search(members, FlatGroups.of(groups), values, duals, best - above)
+    assert values[below.columns].sum() == pytest.approx(best, abs=1e-3)
+    over = partition_search(members, FlatGroups.of(groups), values, duals, best + above + 1)
+    assert over.columns is None or values[over.columns].sum() == pytest.approx(best, abs=1e-3)
+    assert over.bound >= best - 1e-3
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(singletons=False))
+def test_no_partition_is_told_apart_from_a_weak_bound(instance):
+    members, groups, values = instance
+    best = brute_force(members, groups, values)
+    found = partition_search(members, FlatGroups.of(groups), values, np.zeros(members), None)
+    if best is None:
+        assert found.columns is None and found.bound == -math.inf
+    else:
+        assert values[found.columns].sum() == pytest.approx(best, abs=1e-3)
+
+
+def test_a_search_out_of_time_or_memory_says_so_and_keeps_a_true_bound():
+    rng = np.random.default_rng(3)
+    members = 12
+    groups = sorted(
+        {tuple(sorted(rng.choice(members, rng.integers(1, 5), replace=False))) for _ in range(400)}
+        | {(i,) for i in range(members)}
+    )
+    values = rng.uniform(-1, 10, len(groups)) * np.array([len(g) - 1 for g in groups])
+    best = brute_force(members, groups, values)
+    duals = lp_duals(members, groups, values)
+    flat = FlatGroups.of(groups)
+    late = partition_search(members, flat, values, duals, None, deadline=time.perf_counter() - 1)
+    assert late.stopped == "time" and late.columns is None and late.bound >= best - 1e-6
+    full = partition_search(members, flat, values, duals, None, max_states=3)
+    assert full.stopped == "states" and full.bound >= best - 1e-6
+
+
+def test_the_order_keeps_a_path_s_frontier_at_one():
+    """Members on a line (pairs only between neighbours) are taken from one end to the other."""
+    line = [5, 2, 7, 0, 3, 6, 1, 4]
+    groups = [(i,) for i in range(8)] + [tuple(sorted(p)) for p in itertools.pairwise(line)]
+    order = list(search_order(8, FlatGroups.of(groups)))
+    assert order in (line, line[::-1])
