@@ -47,6 +47,8 @@ class Reduction:
     seconds: float
     reduced_costs: np.ndarray | None = None
     """The LP reduced cost of each column (<= 0; the closer to 0, the more promising)."""
+    duals: np.ndarray | None = None
+    """The LP dual of each row."""
 
 
 def reduce_model(
@@ -57,7 +59,10 @@ def reduce_model(
 
 
 def reduce_relaxation(
-    lp: relaxation.Relaxation, always_keep: Collection[str], time_limit: float | None = None
+    lp: relaxation.Relaxation,
+    always_keep: Collection[str],
+    time_limit: float | None = None,
+    restricted_seconds: float = RESTRICTED_SECONDS,
 ) -> Reduction | None:
     """LP, restricted MIP and reduced-cost fixing; None if the LP could not be solved."""
     started = time.perf_counter()
@@ -81,24 +86,27 @@ def reduce_relaxation(
     restricted[np.argsort(-reduced, kind="stable")[:extra]] = True
     restricted_idx = np.flatnonzero(restricted)
     model = h.getLp()  # a copy: fetched once (1.5 million columns take a while)
-    mip = relaxation.restricted_mip(lp, restricted_idx, model)
-    mip.highs.setOptionValue("mip_rel_gap", 0.0)
     rounded = rounded_plan(model, x, keep_always)
-    if rounded is not None:
-        start = highspy.HighsSolution()
-        start.col_value = rounded[restricted_idx].astype(float)
-        mip.highs.setSolution(start)
-    budget = RESTRICTED_SECONDS
-    if time_limit is not None:
-        budget = min(budget, max(1.0, (time_limit - (time.perf_counter() - started)) / 2))
-    mip.highs.setOptionValue("time_limit", budget)
-    mip.highs.run()
     incumbent = None
     values: dict[str, float] = {}
-    if mip.highs.getInfo().primal_solution_status == 2:  # feasible
-        incumbent = mip.highs.getInfo().objective_function_value
-        plan = np.array(mip.highs.getSolution().col_value)
-        values = {mip.names[i]: float(plan[i]) for i in np.flatnonzero(plan > 0.5)}
+    restricted_optimal = False
+    if restricted_seconds > 0:
+        mip = relaxation.restricted_mip(lp, restricted_idx, model)
+        mip.highs.setOptionValue("mip_rel_gap", 0.0)
+        if rounded is not None:
+            start = highspy.HighsSolution()
+            start.col_value = rounded[restricted_idx].astype(float)
+            mip.highs.setSolution(start)
+        budget = restricted_seconds
+        if time_limit is not None:
+            budget = min(budget, max(1.0, (time_limit - (time.perf_counter() - started)) / 2))
+        mip.highs.setOptionValue("time_limit", budget)
+        mip.highs.run()
+        if mip.highs.getInfo().primal_solution_status == 2:  # feasible
+            incumbent = mip.highs.getInfo().objective_function_value
+            plan = np.array(mip.highs.getSolution().col_value)
+            values = {mip.names[i]: float(plan[i]) for i in np.flatnonzero(plan > 0.5)}
+        restricted_optimal = mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
     if rounded is not None:
         value = float(np.asarray(model.col_cost_) @ rounded)
         if incumbent is None or value > incumbent:
@@ -116,8 +124,9 @@ def reduce_relaxation(
         )
     tolerance = 1e-6 * max(1.0, abs(z)) + 1.0
     keep = (z + reduced >= incumbent - tolerance) | (x > 1e-9) | keep_always
-    restricted_optimal = mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    proven = restricted_optimal and not (keep & ~restricted).any()
+    proven = (restricted_optimal and not (keep & ~restricted).any()) or (
+        incumbent >= z - 1e-9 * max(1.0, abs(z))  # the LP's own optimum is a plan
+    )
     return Reduction(
         lp_bound=z,
         incumbent=incumbent,
@@ -126,6 +135,7 @@ def reduce_relaxation(
         proven=proven,
         seconds=time.perf_counter() - started,
         reduced_costs=reduced,
+        duals=np.array(solution.row_dual),
     )
 
 

@@ -23,12 +23,12 @@ import attrs
 import numpy as np
 import pulp
 
-from sharedsvc import partition_search, relaxation
+from sharedsvc import fixing, partition_search, relaxation
 from sharedsvc.candidates import service_candidates
 from sharedsvc.consortium import Consortium
 from sharedsvc.costmodel import FlatGroups
 from sharedsvc.errors import SolverError, TooLargeError
-from sharedsvc.fixing import reduce_relaxation, rounded_plan
+from sharedsvc.fixing import reduce_relaxation
 from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing import Candidate, ServicePricer
@@ -193,10 +193,6 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
     built = None
     if columns >= FIXING_MIN_COLUMNS and highs_available():
         rows = relaxation.side_rows(candidates, constraints)
-        if rows == [] and solver == "auto" and _searchable(pricers, candidates):
-            searched = _solve_by_search(pricers, candidates, objective, remaining, progress)
-            if searched is not None:
-                return searched
         if rows is not None:
             lp = relaxation.from_columns(pricers, candidates, rows, objective)
         else:
@@ -204,8 +200,11 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
             lp = None if built is None else relaxation.from_problem(built[0])
         if lp is None:
             return None
+        search = solver == "auto" and _searchable(pricers, candidates, rows)
+        if search:  # x <= 1 is implied by the rows; without it no reduced cost is positive
+            _drop_upper_bounds(lp)
         solved = _solve_by_fixing(
-            pricers, candidates, constraints, objective, solver, lp, remaining, progress
+            pricers, candidates, constraints, objective, solver, lp, remaining, progress, search
         )
         if solved is not None:
             return solved
@@ -220,84 +219,40 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
     return outcome, _picked(view, outcome)
 
 
-def _searchable(pricers, candidates) -> bool:
-    """A block the partition search takes: one service, few enough sharers, no side rows."""
-    if len(candidates) != 1:
+def _searchable(pricers, candidates, rows) -> bool:
+    """A block the partition search takes: one service without side rows, few enough
+    sharers, and a narrow frontier (in practice: grouped by geography)."""
+    if rows != [] or len(candidates) != 1:
         return False
-    return len(pricers[next(iter(candidates))].ids) <= partition_search.MAX_MEMBERS
+    ((service, cands),) = candidates.items()
+    members = len(pricers[service].ids)
+    if members > partition_search.MAX_MEMBERS:
+        return False
+    pairs = FlatGroups.of([c.indices for c in cands if c.size == 2])
+    return partition_search.frontier_width(members, pairs) <= partition_search.MAX_FRONTIER
 
 
-def _solve_by_search(pricers, candidates, objective, remaining, progress):
-    """One service without side rows, by the search inside the LP gap (`partition_search`).
-
-    None when it cannot settle the block (the LP failed, or the search outgrew its
-    memory): the caller then solves the block by fixing and a MIP.
-    """
+def _drop_upper_bounds(lp: relaxation.Relaxation) -> None:
     import highspy
 
-    ((service, cands),) = candidates.items()
-    lp = relaxation.from_columns(pricers, candidates, [], objective)
-    if lp is None:
-        return None
-    h = lp.highs
-    # x <= 1 is implied by the rows; without it every reduced cost is <= 0 at the optimum
-    h.changeColsBounds(
-        len(cands),
-        np.arange(len(cands), dtype=np.int32),
-        np.zeros(len(cands)),
-        np.full(len(cands), highspy.kHighsInf),
+    count = len(lp.names)
+    lp.highs.changeColsBounds(
+        count,
+        np.arange(count, dtype=np.int32),
+        np.zeros(count),
+        np.full(count, highspy.kHighsInf),
     )
-    h.setOptionValue("simplex_strategy", 4)  # primal simplex, as in fixing
-    limit = remaining()
-    if limit is not None:
-        h.setOptionValue("time_limit", float(limit))
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    solution = h.getSolution()
-    x = np.array(solution.col_value)
-    singles = np.array([c.size == 1 for c in cands])
-    model = h.getLp()
-    rounded = rounded_plan(model, x, singles)
-    floor = None if rounded is None else float(np.asarray(model.col_cost_) @ rounded)
-    values = np.asarray(model.col_cost_)
-    groups = FlatGroups.of([c.indices for c in cands])
-    limit = remaining()
-    deadline = None if limit is None else time.perf_counter() + limit
-    found = partition_search.partition_search(
-        len(pricers[service].ids),
-        groups,
-        values,
-        np.array(solution.row_dual),
-        floor,
-        deadline=deadline,
-        progress=lambda message: progress(f"{service}: {message}"),
-    )
-    if found.stopped is None:
-        if found.columns is not None:
-            plan = found.columns
-        elif rounded is not None:  # nothing beats the rounded plan
-            plan = np.flatnonzero(rounded)
-        else:  # no partition at all: the MIP path says so, with the clashing rules
-            return None
-        value = float(values[plan].sum())
-        outcome = Outcome(status="optimal", gap=0.0, solver="search", objective=value, bound=value)
-        return outcome, {service: [cands[j] for j in plan]}
-    if found.stopped == "time" and rounded is not None:
-        outcome = Outcome(
-            status="feasible",
-            gap=relative_gap(floor, found.bound),
-            solver="search",
-            objective=floor,
-            bound=found.bound,
-        )
-        return outcome, {service: [cands[j] for j in np.flatnonzero(rounded)]}
-    progress(f"{service}: the search ran out of {found.stopped}; solving by fixing instead")
-    return None
 
 
-def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, remaining, progress):
-    """LP, a first plan and reduced-cost fixing, then the MIP over the groups kept.
+SEARCH_RESTRICTED_SECONDS = 0.0
+"""Before the partition search, the restricted MIP gets this long (none): the search's
+own first pass finds as good a plan sooner."""
+
+
+def _solve_by_fixing(
+    pricers, candidates, constraints, objective, solver, lp, remaining, progress, search=False
+):
+    """LP, a first plan and reduced-cost fixing, then the search or the MIP over the groups kept.
 
     None when the LP stage found no plan: the caller then solves the whole block.
     """
@@ -307,7 +262,11 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
         for j, c in enumerate(cands)
     }
     singles = {name for name, c in by_name.items() if c.size == 1}
-    reduction = reduce_relaxation(lp, singles, remaining())
+    restricted = SEARCH_RESTRICTED_SECONDS if search else fixing.RESTRICTED_SECONDS
+    reduction = reduce_relaxation(lp, singles, remaining(), restricted)
+    if search and reduction is not None and reduction.incumbent is None:
+        # rounding found no plan (members who may not stay alone): let a MIP find one
+        reduction = reduce_relaxation(lp, singles, remaining())
     if reduction is None or reduction.incumbent is None:
         return None
     columns = len(by_name)
@@ -322,8 +281,27 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
         value = reduction.incumbent
         outcome = Outcome(status="optimal", gap=0.0, solver="highs", objective=value, bound=value)
         return outcome, _by_service(candidates, plan)
-    limit = remaining()
     kept_mask = np.array([name in reduction.kept for name in lp.names], dtype=bool)
+    lp_bound = reduction.lp_bound
+    if search:
+        found, found_plan, found_value = _search_kept(
+            pricers, by_name, lp, np.flatnonzero(kept_mask), reduction, remaining, progress
+        )
+        incumbent = reduction.incumbent
+        if found_plan is not None and found_value > incumbent:
+            plan, incumbent = found_plan, found_value
+        lp_bound = min(lp_bound, max(found.bound, incumbent))
+        if found.stopped is None or found.stopped == "time":
+            outcome = Outcome(
+                status="optimal" if found.stopped is None else "feasible",
+                gap=0.0 if found.stopped is None else relative_gap(incumbent, lp_bound),
+                solver="search",
+                objective=incumbent,
+                bound=incumbent if found.stopped is None else lp_bound,
+            )
+            return outcome, _by_service(candidates, plan)
+        progress(f"{label}: the search would outgrow memory; solving the groups kept by MIP")
+    limit = remaining()
     capped = limit is not None and int(kept_mask.sum()) > TIMED_MIP_MAX_COLUMNS
     if capped:
         # More groups than a MIP searches in the time given: search the most promising
@@ -367,8 +345,8 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
         outcome = attrs.evolve(
             outcome,
             status="feasible",
-            bound=reduction.lp_bound,
-            gap=relative_gap(outcome.objective, reduction.lp_bound),
+            bound=lp_bound,
+            gap=relative_gap(outcome.objective, lp_bound),
         )
     tolerance = 1e-9 * max(1.0, abs(reduction.incumbent))
     if outcome is not None and (
@@ -379,7 +357,7 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
             return outcome, _by_service(candidates, chosen)
         return outcome, _picked(view, outcome)
     # keep the plan we have: a solver that stopped early must not lose it
-    bound = reduction.lp_bound if outcome is None else max(outcome.bound, reduction.incumbent)
+    bound = lp_bound if outcome is None else max(outcome.bound, reduction.incumbent)
     outcome = Outcome(
         status="feasible",
         gap=relative_gap(reduction.incumbent, bound),
@@ -388,6 +366,29 @@ def _solve_by_fixing(pricers, candidates, constraints, objective, solver, lp, re
         bound=bound,
     )
     return outcome, _by_service(candidates, plan)
+
+
+def _search_kept(pricers, by_name, lp, kept_columns, reduction, remaining, progress):
+    """The partition search over the groups fixing kept, from the LP's duals and plan.
+
+    Returns what it proved, and the plan it found (None if none) with its value.
+    """
+    groups = [by_name[lp.names[j]] for j in kept_columns]
+    service = groups[0].service
+    values = np.asarray(lp.highs.getLp().col_cost_)[kept_columns]
+    limit = remaining()
+    found = partition_search.partition_search(
+        len(pricers[service].ids),
+        FlatGroups.of([c.indices for c in groups]),
+        values,
+        reduction.duals,
+        reduction.incumbent,
+        deadline=None if limit is None else time.perf_counter() + limit,
+        progress=lambda message: progress(f"{service}: {message}"),
+    )
+    if found.columns is None:
+        return found, None, None
+    return found, [groups[j] for j in found.columns], float(values[found.columns].sum())
 
 
 def _block_solver(solver: str, candidates: Mapping[str, Sequence[Candidate]]) -> str:

@@ -28,7 +28,8 @@ service (33 members, 11,811 groups) a breadth-first order met 620,610 states
 within a budget of £800,000 and a frontier order 29,195; the whole proof (a
 budget of £1.96 million) took 543,768 states.
 
-The budget starts at a share of the gap to the best known plan and doubles:
+A quick pass first keeps only the best states of each step (a beam) and gives a
+good plan; then the budget starts at a small share of the LP bound and doubles:
 each search that finds nothing raises the proven bound, so a run stopped by its
 time limit still has one, and a plan that loses little is found without
 searching the whole gap.
@@ -48,8 +49,14 @@ from sharedsvc.costmodel import FlatGroups
 MAX_MEMBERS = 63
 """The covered set is a 64-bit mask with a bit to spare, so at most 63 members."""
 
+MAX_FRONTIER = 12
+"""Services whose search order has a wider frontier are left to the MIP (`frontier_width`)."""
+
 MAX_STATES = 10_000_000
 """States one search may keep (about 30 bytes each) before it gives up."""
+
+BEAM_WIDTH = 2000
+"""States kept per step by the quick first pass that looks for a good plan."""
 
 PAIRS_PER_CHUNK = 2_000_000
 """(state, group) pairs tried at once: bounds the working memory of one step."""
@@ -62,15 +69,27 @@ states where 19,000 were enough."""
 
 @attrs.frozen(kw_only=True)
 class Search:
-    """What a search proved."""
+    """What a search found and proved."""
 
     columns: np.ndarray | None
-    """Positions of the optimal plan's groups; None when it did not find one."""
+    """Positions of the groups of the best plan it found; None if it found none better
+    than the floor it was given."""
     bound: float
     """No plan is worth more than this."""
     states: int
     stopped: str | None = None
-    """None when the search ran to its end; else "time" or "states"."""
+    """None when the search ran to its end, so that its plan (or, if it found none, the
+    plan worth the floor) is optimal; else "time" or "states"."""
+
+
+def pair_graph(members: int, groups: FlatGroups) -> np.ndarray:
+    """Which members may form a group of two: the neighbours, where contiguity holds."""
+    adjacent = np.zeros((members, members), dtype=bool)
+    pairs = np.flatnonzero(groups.sizes == 2)
+    a = groups.members[groups.starts[pairs]]
+    b = groups.members[groups.starts[pairs] + 1]
+    adjacent[a, b] = adjacent[b, a] = True
+    return adjacent
 
 
 def search_order(members: int, groups: FlatGroups) -> np.ndarray:
@@ -81,46 +100,56 @@ def search_order(members: int, groups: FlatGroups) -> np.ndarray:
     (the spectral order, which follows the graph's longest stretch); the order
     with the smaller total frontier wins.
     """
-    adjacent = np.zeros((members, members), dtype=bool)
-    pairs = np.flatnonzero(groups.sizes == 2)
-    if len(pairs):
-        a = groups.members[groups.starts[pairs]]
-        b = groups.members[groups.starts[pairs] + 1]
-        adjacent[a, b] = adjacent[b, a] = True
     if members < 3:
         return np.arange(members)
+    adjacent = pair_graph(members, groups)
     laplacian = np.diag(adjacent.sum(axis=1)).astype(float) - adjacent
     fiedler = np.argsort(np.linalg.eigh(laplacian)[1][:, 1], kind="stable")
     orders = [_greedy_order(adjacent, int(start)) for start in (fiedler[0], fiedler[-1])]
-    return min(orders, key=lambda order: _frontier_total(adjacent, order))
+    return min(orders, key=lambda order: int(frontiers(adjacent, order).sum()))
+
+
+def frontier_width(members: int, groups: FlatGroups) -> int:
+    """The widest frontier of the search order: how hard the search will be.
+
+    Measured: 5 to 7 on services grouped by geography (33 London boroughs, 39 North
+    West districts), 31 on a London service without contiguity, where the search
+    met 743,126 states within 0.04% of the LP bound.
+    """
+    if members < 3:
+        return 0
+    order = search_order(members, groups)
+    return int(frontiers(pair_graph(members, groups), order).max())
+
+
+def frontiers(adjacent: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """After each member of `order`, how many members not yet taken neighbour one taken."""
+    taken = np.zeros(len(order), dtype=bool)
+    reach = np.zeros(len(order), dtype=bool)
+    sizes = []
+    for u in order:
+        taken[u] = True
+        reach |= adjacent[u]
+        sizes.append(int((reach & ~taken).sum()))
+    return np.array(sizes)
 
 
 def _greedy_order(adjacent: np.ndarray, start: int) -> np.ndarray:
     members = len(adjacent)
     taken = np.zeros(members, dtype=bool)
     taken[start] = True
+    reach = adjacent[start].copy()
     order = [start]
     for _ in range(members - 1):
-        best, best_key = -1, None
-        for u in np.flatnonzero(~taken):
-            taken[u] = True
-            frontier = int(adjacent[taken][:, ~taken].any(axis=0).sum())
-            taken[u] = False
-            key = (frontier, -int(adjacent[u, taken].sum()))
-            if best_key is None or key < best_key:
-                best, best_key = int(u), key
+        # frontier if u is taken next: what the taken reach, or u reaches, less the taken and u
+        after = ((reach | adjacent) & ~taken).sum(axis=1) - (reach & ~taken)
+        links = adjacent[:, taken].sum(axis=1)
+        key = np.where(taken, np.iinfo(np.int64).max, after * (members + 1) - links)
+        best = int(np.argmin(key))
         taken[best] = True
+        reach |= adjacent[best]
         order.append(best)
     return np.array(order)
-
-
-def _frontier_total(adjacent: np.ndarray, order: np.ndarray) -> int:
-    taken = np.zeros(len(order), dtype=bool)
-    total = 0
-    for u in order:
-        taken[u] = True
-        total += int(adjacent[taken][:, ~taken].any(axis=0).sum())
-    return total
 
 
 @attrs.frozen
@@ -160,11 +189,14 @@ def _search(
     budget: float,
     deadline: float | None,
     max_states: int,
+    beam: int | None = None,
 ) -> tuple[np.ndarray | None, int, str | None, bool]:
     """Every partition losing at most `budget`: the positions of the best one, or None.
 
     Also: states met, why it stopped early (or None), and whether the budget cut
-    anything (if not, and nothing was found, no partition exists at all).
+    anything (if not, and nothing was found, no partition exists at all). With a
+    `beam`, each step keeps only that many states, the ones that lost least: a
+    quick heuristic, no longer exact.
     """
     pending: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(members + 1)]
     pending[0].append(
@@ -185,6 +217,9 @@ def _search(
         first = np.ones(len(order), dtype=bool)
         first[1:] = masks[order][1:] != masks[order][:-1]
         order = order[first]
+        if beam is not None and len(order) > beam:
+            order = order[np.argpartition(lost[order], beam)[:beam]]
+            cut = True
         masks, lost = masks[order], lost[order]
         kept_parents.append(parents[order])
         kept_columns.append(picks[order])
@@ -257,16 +292,25 @@ def partition_search(
     losses = shift * groups.sizes - reduced  # >= 0
     ceiling = float(np.sum(duals)) + shift * members
     tolerance = 1e-9 * max(1.0, abs(ceiling)) + 1e-6
-    widest = math.inf if floor is None else max(0.0, ceiling - floor) + tolerance
     columns = _columns(members, groups, losses, search_order(members, groups))
+    plan, states = None, 0
+    if BEAM_WIDTH:  # a quick plan first: it narrows the gap the exact searches must cover
+        plan, states, _, _ = _search(members, columns, math.inf, deadline, max_states, BEAM_WIDTH)
+        if plan is not None:
+            value = float(values[plan].sum())
+            if floor is not None and value <= floor:
+                plan = None
+            else:
+                floor = value
+    widest = math.inf if floor is None else max(0.0, ceiling - floor) + tolerance
     budget = min(widest, max(abs(ceiling) * FIRST_BUDGET_SHARE, tolerance))
-    bound, states = ceiling, 0
+    bound, previous = ceiling, 0
     while True:
         started = time.perf_counter()
         found, met, stopped, cut = _search(members, columns, budget, deadline, max_states)
         states += met
         if stopped is not None:
-            return Search(columns=None, bound=bound, states=states, stopped=stopped)
+            return Search(columns=plan, bound=bound, states=states, stopped=stopped)
         if found is not None:
             value = float(values[found].sum())
             return Search(columns=found, bound=value, states=states)
@@ -279,7 +323,10 @@ def partition_search(
                 f"{bound:,.0f} ({met:,} states, {time.perf_counter() - started:.1f} s)"
             )
         if budget >= widest:
-            return Search(columns=None, bound=max(bound, floor), states=states)
+            return Search(columns=plan, bound=max(bound, floor), states=states)
+        if met * max(2.0, met / max(previous, 1)) > max_states:  # the next would outgrow it
+            return Search(columns=plan, bound=bound, states=states, stopped="states")
+        previous = met
         budget = min(widest, 2 * budget)
 
 

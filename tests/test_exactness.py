@@ -57,6 +57,28 @@ def assert_bound_covers(result, best, data, what):
         assert bound >= best - PENNY * 10
 
 
+def unproven_fixing(first_plan: str):
+    """`reduce_relaxation` as if it had proved nothing, from its plan or everyone alone,
+    so that what comes after it (the search, the MIP) must do the work."""
+    import attrs
+
+    from sharedsvc import optimiser
+
+    reduce = optimiser.reduce_relaxation
+
+    def unproven(lp, singles, *args):
+        reduction = reduce(lp, singles, *args)
+        if reduction is None or reduction.incumbent is None:
+            return reduction
+        reduction = attrs.evolve(reduction, proven=False)
+        if first_plan == "everyone alone" and len(singles) == lp.highs.getNumRow():
+            alone = {name: 1.0 for name in singles}  # a group of one saves nothing
+            reduction = attrs.evolve(reduction, incumbent=0.0, incumbent_values=alone)
+        return reduction
+
+    return unproven
+
+
 def plan_of(result) -> dict[str, list[tuple[str, ...]]]:
     plan = {}
     for service in result.services:
@@ -153,14 +175,16 @@ def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=consortia())
-def test_the_search_inside_the_lp_gap_reaches_the_optimum(engine, data):
-    """Force the partition search on every block it can take and compare with brute force."""
+@given(data=consortia(), first_plan=st.sampled_from(["fixing's", "everyone alone"]))
+def test_the_search_inside_the_lp_gap_reaches_the_optimum(engine, data, first_plan):
+    """Force the partition search on every block it can take (as if fixing had proved
+    nothing, and from the worst first plan too) and compare with brute force."""
     from sharedsvc import optimiser
 
     best = Reference(data).best()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        patch.setattr(optimiser, "reduce_relaxation", unproven_fixing(first_plan))
         result = optimise_data(engine, data)
     if result is not None and result.solved:
         event(f"solver {result.solver}")
@@ -183,6 +207,7 @@ def test_a_search_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data,
     best = Reference(data).best()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
+        patch.setattr(optimiser, "reduce_relaxation", unproven_fixing("everyone alone"))
         patch.setattr(partition_search, "partition_search", stopped)
         result = optimise_data(engine, data, time_limit=60)
     if stop == "states" or result is None or best is None or not result.solved:
