@@ -284,12 +284,17 @@ def _solve_by_fixing(
     kept_mask = np.array([name in reduction.kept for name in lp.names], dtype=bool)
     lp_bound = reduction.lp_bound
     if search:
-        found, found_plan, found_value = _search_kept(
+        found, found_names, found_value = _search_kept(
             pricers, by_name, lp, np.flatnonzero(kept_mask), reduction, remaining, progress
         )
+        if found_names is not None and found_value > reduction.incumbent:
+            reduction = attrs.evolve(
+                reduction,
+                incumbent=found_value,
+                incumbent_values=dict.fromkeys(found_names, 1.0),
+            )
+            plan = [by_name[name] for name in found_names]
         incumbent = reduction.incumbent
-        if found_plan is not None and found_value > incumbent:
-            plan, incumbent = found_plan, found_value
         lp_bound = min(lp_bound, max(found.bound, incumbent))
         if found.stopped is None or found.stopped == "time":
             outcome = Outcome(
@@ -371,7 +376,8 @@ def _solve_by_fixing(
 def _search_kept(pricers, by_name, lp, kept_columns, reduction, remaining, progress):
     """The partition search over the groups fixing kept, from the LP's duals and plan.
 
-    Returns what it proved, and the plan it found (None if none) with its value.
+    Returns what it proved, and the plan it found (its columns' names, or None) with
+    its value.
     """
     groups = [by_name[lp.names[j]] for j in kept_columns]
     service = groups[0].service
@@ -388,7 +394,8 @@ def _search_kept(pricers, by_name, lp, kept_columns, reduction, remaining, progr
     )
     if found.columns is None:
         return found, None, None
-    return found, [groups[j] for j in found.columns], float(values[found.columns].sum())
+    names = [lp.names[kept_columns[j]] for j in found.columns]
+    return found, names, float(values[found.columns].sum())
 
 
 def _block_solver(solver: str, candidates: Mapping[str, Sequence[Candidate]]) -> str:
