@@ -70,6 +70,20 @@ def test_optimise_bundled_consortium_prints_tables():
     assert "npv share" in out and "total" in out
 
 
+def test_progress_counts_groups_and_warns_of_a_large_model(monkeypatch):
+    from sharedsvc import optimiser
+
+    monkeypatch.setattr(optimiser, "LARGE_MODEL", 5)
+    result = run("optimise", SEL)
+    assert result.exit_code == 0, result.output
+    assert "payments: " in result.stderr and "kept after pruning" in result.stderr
+    assert "a large model" in result.stderr and "--time-limit" in result.stderr
+    timed = run("optimise", SEL, "--time-limit", "60")
+    assert "a large model" not in timed.stderr  # a limit is already set
+    quiet = run("optimise", SEL, "-q")
+    assert quiet.stderr == ""
+
+
 def test_json_follows_the_result_contract():
     result = run("optimise", SEL, "--format", "json", "--quiet")
     assert result.exit_code == 0
