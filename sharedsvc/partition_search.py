@@ -22,11 +22,11 @@ can lose less. When a search ends it has met every partition losing at most B:
 the best of them is optimal, and if there was none, no plan is worth more than
 Y - B, which is a proven bound.
 
-The order keeps the frontier small (few covered members with uncovered
-neighbours), so that states differ only near it. On the London SEN transport
-service (33 members, 11,811 groups) a breadth-first order met 620,610 states
-within a budget of £800,000 and a frontier order 29,195; the whole proof (a
-budget of £1.96 million) took 543,768 states.
+The order keeps the frontier small (few uncovered members next to covered
+ones), so that states differ only near it. On the London SEN transport service
+(33 members, 11,811 groups) the search that proves the optimum (a budget of
+£1.96 million) met 286,307 states in 0.3 s in this order, and 12,766,260 states in
+51 s in a breadth-first order.
 
 A quick pass first keeps only the best states of each step (a beam) and gives a
 good plan; then the budget starts at a small share of the LP bound and doubles:
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import attrs
 import numpy as np
@@ -328,6 +328,3 @@ def partition_search(
             return Search(columns=plan, bound=bound, states=states, stopped="states")
         previous = met
         budget = min(widest, 2 * budget)
-
-
-__all__: Sequence[str] = ["MAX_MEMBERS", "Search", "partition_search", "search_order"]
