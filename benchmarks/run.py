@@ -88,6 +88,7 @@ def run_sharedsvc(path: Path, time_limit: float | None, mps: Path | None) -> dic
         "enumerated": stats.get("groups_enumerated"),
         "kept": stats.get("candidates"),
         "price": stats.get("price_seconds"),
+        "build": stats.get("build_seconds"),
         "solve": stats.get("solve_seconds"),
     }
 
@@ -227,7 +228,7 @@ def dp_optimum(data: dict) -> tuple[float, float]:
     return best[-1], time.perf_counter() - started
 
 
-def row(name, members, services, ours, raws, baseline_seconds=None):
+def row(name, members, services, ours, raws):
     def fmt(v, spec):
         return "" if v is None else format(v, spec)
 
@@ -238,6 +239,7 @@ def row(name, members, services, ours, raws, baseline_seconds=None):
         fmt(ours.get("enumerated"), ","),
         fmt(ours.get("kept"), ","),
         fmt(ours.get("price"), ".1f"),
+        fmt(ours.get("build"), ".1f"),
         fmt(ours.get("solve"), ".1f"),
         fmt(ours.get("seconds"), ".1f"),
         fmt(ours.get("memory"), ",.0f"),
@@ -250,9 +252,26 @@ def row(name, members, services, ours, raws, baseline_seconds=None):
             f"{raw.get('status')} {fmt(raw.get('gap'), '.2%')} {fmt(raw.get('objective'), ',.0f')}"
             f" in {fmt(raw.get('seconds'), '.0f')} s"
         )
-    if baseline_seconds is not None:
-        cells.append(fmt(baseline_seconds / ours["seconds"], ".1f") + "x")
+    if raws:
+        cells.append(versus(ours, raws))
     return cells
+
+
+def versus(ours: dict, raws: list[dict]) -> str:
+    """sharedsvc against the best raw solver of the same run: time to optimum, or gap."""
+    proven = [r for r in raws if r.get("status") == "optimal"]
+    if ours.get("status") == "optimal":
+        if proven:
+            fastest = min(r["seconds"] for r in proven)
+            return f"{fastest / ours['seconds']:.1f}x faster"
+        slowest = max(r["seconds"] for r in raws)  # neither proved it in this time
+        return f"> {slowest / ours['seconds']:.0f}x faster"
+    if proven:
+        return "slower"
+    gaps = [r["gap"] for r in raws if r.get("gap") is not None]
+    if not gaps:
+        return "raw solvers found no plan"
+    return f"gap {ours['gap']:.2%} vs {min(gaps):.2%}"
 
 
 HEADERS = [
@@ -262,6 +281,7 @@ HEADERS = [
     "groups",
     "after pruning",
     "price s",
+    "build s",
     "solve s",
     "total s",
     "peak MB",
@@ -343,7 +363,9 @@ def main(argv=None):
             raws = [run_raw("cbc", mps, limit), run_raw("highs", mps, limit)]
         table.append(row(name, n, services, ours, raws))
     headers = HEADERS + (
-        [] if args.no_raw else ["CBC alone (same limit)", "HiGHS alone (same limit)"]
+        []
+        if args.no_raw
+        else ["CBC alone (same limit)", "HiGHS alone (same limit)", "vs best alone"]
     )
     print(tabulate(table, headers, disable_numparse=True))
 

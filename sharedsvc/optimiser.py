@@ -13,6 +13,7 @@ always a choice. It is exact: every allowed group is a column.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import os
 import time
@@ -181,11 +182,30 @@ FIXING_MIN_COLUMNS = 3000
 """Blocks with at least this many columns are first shrunk by reduced-cost fixing."""
 
 
-def _solve_block(pricers, candidates, constraints, objective, solver, limit, progress):
+@attrs.define
+class Stopwatch:
+    """Seconds spent in the `timing()` blocks: here, building models."""
+
+    seconds: float = 0.0
+
+    @contextlib.contextmanager
+    def timing(self):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def _solve_block(
+    pricers, candidates, constraints, objective, solver, limit, progress, building=None
+):
     """Solve one block; None when some member has no allowed group (infeasible).
 
-    Every step counts against `limit` (seconds), building included.
+    Every step counts against `limit` (seconds), building included; the time spent
+    building models is added to the `building` stopwatch.
     """
+    building = building or Stopwatch()
     deadline = None if limit is None else time.perf_counter() + limit
 
     def remaining() -> float | None:
@@ -197,23 +217,34 @@ def _solve_block(pricers, candidates, constraints, objective, solver, limit, pro
     built = None
     if columns >= FIXING_MIN_COLUMNS and highs_available():
         rows = relaxation.side_rows(candidates, constraints)
-        if rows is not None:
-            lp = relaxation.from_columns(pricers, candidates, rows, objective)
-        else:
-            built = build_model(pricers, candidates, constraints, objective)
-            lp = None if built is None else relaxation.from_problem(built[0])
+        with building.timing():
+            if rows is not None:
+                lp = relaxation.from_columns(pricers, candidates, rows, objective)
+            else:
+                built = build_model(pricers, candidates, constraints, objective)
+                lp = None if built is None else relaxation.from_problem(built[0])
         if lp is None:
             return None
         search = solver == "auto" and _searchable(pricers, candidates, rows)
         if search:  # x <= 1 is implied by the rows; without it no reduced cost is positive
             _drop_upper_bounds(lp)
         solved = _solve_by_fixing(
-            pricers, candidates, constraints, objective, solver, lp, remaining, progress, search
+            pricers,
+            candidates,
+            constraints,
+            objective,
+            solver,
+            lp,
+            remaining,
+            progress,
+            search,
+            building,
         )
         if solved is not None:
             return solved
     if built is None:
-        built = build_model(pricers, candidates, constraints, objective)
+        with building.timing():
+            built = build_model(pricers, candidates, constraints, objective)
         if built is None:
             return None
     problem, view = built
@@ -254,12 +285,22 @@ own first pass finds as good a plan sooner."""
 
 
 def _solve_by_fixing(
-    pricers, candidates, constraints, objective, solver, lp, remaining, progress, search=False
+    pricers,
+    candidates,
+    constraints,
+    objective,
+    solver,
+    lp,
+    remaining,
+    progress,
+    search=False,
+    building=None,
 ):
     """LP, a first plan and reduced-cost fixing, then the search or the MIP over the groups kept.
 
     None when the LP stage found no plan: the caller then solves the whole block.
     """
+    building = building or Stopwatch()
     by_name = {
         relaxation.column_name(pricers[s].tag, j): c
         for s, cands in candidates.items()
@@ -331,14 +372,16 @@ def _solve_by_fixing(
     solver = _block_solver(solver, kept)
     progress(f"solving {label} with {solver}, starting from that plan")
     if solver == "highs":  # in process, straight from the relaxation: no PuLP model to build
-        mip = relaxation.restricted_mip(lp, kept_columns)
+        with building.timing():
+            mip = relaxation.restricted_mip(lp, kept_columns)
         run = functools.partial(
             solve_highs_model, mip.highs, mip.names, remaining(), start=reduction.incumbent_values
         )
         view = None
     else:
         in_plan = {id(c) for c in plan}
-        problem, view = build_model(pricers, kept, constraints, objective)
+        with building.timing():
+            problem, view = build_model(pricers, kept, constraints, objective)
         for cols in view.columns.values():
             for column in cols:
                 column.var.setInitialValue(1 if id(column.candidate) in in_plan else 0)
@@ -512,13 +555,24 @@ def optimise(
     )
     priced = time.perf_counter()
 
+    stopwatches: list[Stopwatch] = []
+
     def job(block: list[str]) -> tuple[Outcome, dict[str, list[int]]] | None:
         limit = None
         if deadline is not None:
             limit = max(MINIMUM_BLOCK_SECONDS, deadline - time.perf_counter())
         block_candidates = {s: candidates[s] for s in block}
+        building = Stopwatch()
+        stopwatches.append(building)  # one per block: the blocks run in threads
         solved = _solve_block(
-            pricers, block_candidates, constraints, consortium.objective, solver, limit, progress
+            pricers,
+            block_candidates,
+            constraints,
+            consortium.objective,
+            solver,
+            limit,
+            progress,
+            building,
         )
         if solved is None:
             return None
@@ -544,6 +598,7 @@ def optimise(
         "candidates": sum(len(c) for c in candidates.values()),
         "blocks": len(ordered),
         "price_seconds": priced - started,
+        "build_seconds": sum(watch.seconds for watch in stopwatches),
         "solve_seconds": time.perf_counter() - priced,
     }
     common["solver"] = "+".join(sorted({o.solver for o in outcomes if o.solver})) or solver
