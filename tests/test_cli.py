@@ -120,6 +120,18 @@ def test_json_follows_the_result_contract():
             npv += group["npv"]
     assert data["totals"]["npv"] == pytest.approx(npv, abs=0.05)
     assert sum(m["npv"] for m in data["members"].values()) == pytest.approx(npv, abs=0.05)
+    stats = data["stats"]  # the documented extension
+    assert set(stats) == {
+        "groups_enumerated",
+        "groups_pruned",
+        "candidates",
+        "blocks",
+        "price_seconds",
+        "build_seconds",
+        "solve_seconds",
+    }
+    assert stats["groups_enumerated"] - stats["groups_pruned"] + 4 * 4 >= stats["candidates"]
+    assert all(stats[key] >= 0 for key in ("price_seconds", "build_seconds", "solve_seconds"))
 
 
 def test_csv_has_a_row_per_member_and_service():
