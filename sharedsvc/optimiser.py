@@ -268,6 +268,8 @@ def _searchable(pricers, candidates, rows) -> bool:
 
 
 def _drop_upper_bounds(lp: relaxation.Relaxation) -> None:
+    """Lift x <= 1 from every column (the partition rows imply it), so that no LP
+    reduced cost is positive and the search's bound is as tight as the LP's."""
     import highspy
 
     count = len(lp.names)

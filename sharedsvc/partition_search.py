@@ -56,7 +56,11 @@ MAX_STATES = 10_000_000
 """States one search may keep (about 30 bytes each) before it gives up."""
 
 BEAM_WIDTH = 2000
-"""States kept per step by the quick first pass that looks for a good plan."""
+"""States kept per step by the quick first pass that looks for a good plan..."""
+
+BEAM_PAIRS = 8_000_000
+"""...or fewer, so that it tries at most this many (state, group) pairs a step: London's
+SEN transport service has up to 3,054 groups headed by one member (beam 2,000)."""
 
 PAIRS_PER_CHUNK = 2_000_000
 """(state, group) pairs tried at once: bounds the working memory of one step."""
@@ -295,7 +299,9 @@ def partition_search(
     columns = _columns(members, groups, losses, search_order(members, groups))
     plan, states = None, 0
     if BEAM_WIDTH:  # a quick plan first: it narrows the gap the exact searches must cover
-        plan, states, _, _ = _search(members, columns, math.inf, deadline, max_states, BEAM_WIDTH)
+        most = max(len(masks) for masks in columns.masks)
+        beam = max(1, min(BEAM_WIDTH, BEAM_PAIRS // max(1, most)))
+        plan, states, _, _ = _search(members, columns, math.inf, deadline, max_states, beam)
         if plan is not None:
             value = float(values[plan].sum())
             if floor is not None and value <= floor:
