@@ -225,7 +225,7 @@ def _solve_block(
                 lp = None if built is None else relaxation.from_problem(built[0])
         if lp is None:
             return None
-        search = solver == "auto" and _searchable(pricers, candidates, rows)
+        search = _searchable(pricers, candidates, rows)  # `solver` names the MIP solver only
         if search:  # x <= 1 is implied by the rows; without it no reduced cost is positive
             _drop_upper_bounds(lp)
         solved = _solve_by_fixing(
