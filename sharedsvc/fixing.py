@@ -81,16 +81,17 @@ def reduce_relaxation(
     z = h.getInfo().objective_function_value
     keep_always = np.array([name in always_keep for name in names])
 
-    restricted = (x > 1e-9) | keep_always
-    extra = min(RESTRICTED_MAXIMUM, max(RESTRICTED_MINIMUM, int(RESTRICTED_EXTRA * len(names))))
-    restricted[np.argsort(-reduced, kind="stable")[:extra]] = True
-    restricted_idx = np.flatnonzero(restricted)
     model = h.getLp()  # a copy: fetched once (1.5 million columns take a while)
     rounded = rounded_plan(model, x, keep_always)
     incumbent = None
     values: dict[str, float] = {}
+    restricted = np.zeros(len(names), dtype=bool)  # the columns of the restricted MIP
     restricted_optimal = False
     if restricted_seconds > 0:
+        restricted |= (x > 1e-9) | keep_always
+        extra = min(RESTRICTED_MAXIMUM, max(RESTRICTED_MINIMUM, int(RESTRICTED_EXTRA * len(names))))
+        restricted[np.argsort(-reduced, kind="stable")[:extra]] = True
+        restricted_idx = np.flatnonzero(restricted)
         mip = relaxation.restricted_mip(lp, restricted_idx, model)
         mip.highs.setOptionValue("mip_rel_gap", 0.0)
         if rounded is not None:

@@ -197,15 +197,12 @@ class Stopwatch:
             self.seconds += time.perf_counter() - started
 
 
-def _solve_block(
-    pricers, candidates, constraints, objective, solver, limit, progress, building=None
-):
+def _solve_block(pricers, candidates, constraints, objective, solver, limit, progress, building):
     """Solve one block; None when some member has no allowed group (infeasible).
 
     Every step counts against `limit` (seconds), building included; the time spent
     building models is added to the `building` stopwatch.
     """
-    building = building or Stopwatch()
     deadline = None if limit is None else time.perf_counter() + limit
 
     def remaining() -> float | None:
@@ -225,8 +222,8 @@ def _solve_block(
                 lp = None if built is None else relaxation.from_problem(built[0])
         if lp is None:
             return None
-        search = _searchable(pricers, candidates, rows)  # `solver` names the MIP solver only
-        if search:  # x <= 1 is implied by the rows; without it no reduced cost is positive
+        order = _search_order(pricers, candidates, rows)  # `solver` names the MIP solver only
+        if order is not None:  # x <= 1 is implied by the rows; without it no reduced cost > 0
             _drop_upper_bounds(lp)
         solved = _solve_by_fixing(
             pricers,
@@ -237,7 +234,7 @@ def _solve_block(
             lp,
             remaining,
             progress,
-            search,
+            order,
             building,
         )
         if solved is not None:
@@ -254,17 +251,20 @@ def _solve_block(
     return outcome, _picked(view, outcome)
 
 
-def _searchable(pricers, candidates, rows) -> bool:
-    """A block the partition search takes: one service without side rows, few enough
-    sharers, and a narrow frontier (in practice: grouped by geography)."""
+def _search_order(pricers, candidates, rows) -> np.ndarray | None:
+    """The members' order for the partition search, or None when the block is not one it
+    takes: it takes one service without side rows, few enough sharers, and a narrow
+    frontier (in practice: grouped by geography)."""
     if rows != [] or len(candidates) != 1:
-        return False
+        return None
     ((service, cands),) = candidates.items()
     members = len(pricers[service].ids)
     if members > partition_search.MAX_MEMBERS:
-        return False
+        return None
     pairs = FlatGroups.of([c.indices for c in cands if c.size == 2])
-    return partition_search.frontier_width(members, pairs) <= partition_search.MAX_FRONTIER
+    order = partition_search.search_order(members, pairs)
+    narrow = partition_search.frontier_width(members, pairs, order) <= partition_search.MAX_FRONTIER
+    return order if narrow else None
 
 
 def _drop_upper_bounds(lp: relaxation.Relaxation) -> None:
@@ -295,14 +295,15 @@ def _solve_by_fixing(
     lp,
     remaining,
     progress,
-    search=False,
-    building=None,
+    order,
+    building,
 ):
-    """LP, a first plan and reduced-cost fixing, then the search or the MIP over the groups kept.
+    """LP, a first plan and reduced-cost fixing, then the search (given its members'
+    `order`; None: no search) or the MIP over the groups kept.
 
     None when the LP stage found no plan: the caller then solves the whole block.
     """
-    building = building or Stopwatch()
+    search = order is not None
     by_name = {
         relaxation.column_name(pricers[s].tag, j): c
         for s, cands in candidates.items()
@@ -332,7 +333,7 @@ def _solve_by_fixing(
     lp_bound = reduction.lp_bound
     if search:
         found, found_names, found_value = _search_kept(
-            pricers, by_name, lp, np.flatnonzero(kept_mask), reduction, remaining, progress
+            pricers, by_name, lp, np.flatnonzero(kept_mask), reduction, order, remaining, progress
         )
         if found_names is not None and found_value > reduction.incumbent:
             reduction = attrs.evolve(
@@ -422,7 +423,7 @@ def _solve_by_fixing(
     return outcome, _by_service(candidates, plan)
 
 
-def _search_kept(pricers, by_name, lp, kept_columns, reduction, remaining, progress):
+def _search_kept(pricers, by_name, lp, kept_columns, reduction, order, remaining, progress):
     """The partition search over the groups fixing kept, from the LP's duals and plan.
 
     Returns what it proved, and the plan it found (its columns' names, or None) with
@@ -440,6 +441,7 @@ def _search_kept(pricers, by_name, lp, kept_columns, reduction, remaining, progr
         reduction.incumbent,
         deadline=None if limit is None else time.perf_counter() + limit,
         progress=lambda message: progress(f"{service}: {message}"),
+        order=order,
     )
     if found.columns is None:
         return found, None, None

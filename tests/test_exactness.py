@@ -166,7 +166,7 @@ def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
     best = Reference(data).best()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-        patch.setattr(optimiser, "_searchable", lambda *_: False)  # tested below
+        patch.setattr(optimiser, "_search_order", lambda *_: None)  # tested below
         # restrict the first MIP to the LP's support, so that fixing decides the rest
         patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
         patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
@@ -232,7 +232,7 @@ def test_a_capped_search_reports_a_true_bound(engine, data):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
         patch.setattr(optimiser, "TIMED_MIP_MAX_COLUMNS", 1)
-        patch.setattr(optimiser, "_searchable", lambda *_: False)
+        patch.setattr(optimiser, "_search_order", lambda *_: None)
         patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
         patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
         result = optimise_data(engine, data, time_limit=60)

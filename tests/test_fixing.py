@@ -86,7 +86,7 @@ def test_a_solver_that_stops_without_a_plan_keeps_the_fixing_plan(engine, monkey
         raise SolverError("the cbc solver found no plan within the time limit")
 
     monkeypatch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-    monkeypatch.setattr(optimiser, "_searchable", lambda *_: False)  # the fixing path
+    monkeypatch.setattr(optimiser, "_search_order", lambda *_: None)  # the fixing path
     monkeypatch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
     monkeypatch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
     monkeypatch.setattr(optimiser, "solve", no_plan)
