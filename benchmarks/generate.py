@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "local-authorities-2021.csv"
 

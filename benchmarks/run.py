@@ -29,7 +29,7 @@ import numpy as np
 from generate import DEFAULT_CSV, SCALE_SERVICES, read_areas, scale_consortium
 from tabulate import tabulate
 
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 ROOT = Path(__file__).resolve().parents[1]
 

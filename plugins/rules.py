@@ -14,10 +14,18 @@ from typing import Any
 import numpy as np
 import pulp
 
-from sharedsvc import Problem, Rule, hookimpl
-from sharedsvc.appraisal import ALLOCATION_RULES
-from sharedsvc.pricing import Candidate
-from sharedsvc.rules import Constraint, LinearRow, ModelView, ParseContext
+from sharedsvc import (
+    AllocationRule,
+    Candidate,
+    Constraint,
+    FigureContext,
+    LinearRow,
+    ModelView,
+    ParseContext,
+    Problem,
+    Rule,
+    hookimpl,
+)
 
 GAIN_TOLERANCE = 1e-6
 """Pounds: a share above minus a millionth of a pound counts as no loss (rounding)."""
@@ -385,10 +393,10 @@ class _Gain(Constraint):
     def __init__(self, allocation: str):
         self.label = f"individual_gain requires every member to gain under {allocation} allocation"
 
-    def allows_figures(self, candidate: Candidate) -> bool:
+    def allows_figures(self, candidate: Candidate, context: FigureContext) -> bool:
         if candidate.size < 2:
             return True
-        return min(candidate.allocation().values()) >= -GAIN_TOLERANCE
+        return min(context.allocation(candidate).values()) >= -GAIN_TOLERANCE
 
 
 class IndividualGain(Rule):
@@ -406,10 +414,10 @@ class IndividualGain(Rule):
 class Allocation(Rule):
     key = "allocation"
     summary = "How a group's npv is shared among its members (and judged by individual_gain)."
-    expects = " | ".join(ALLOCATION_RULES)
+    expects = " | ".join(rule.value for rule in AllocationRule)
 
     def parse(self, value, context: ParseContext):
-        if value not in ALLOCATION_RULES:
+        if value not in [rule.value for rule in AllocationRule]:
             return [], [Problem(context.path, f"expected one of {self.expects}, got {value!r}")]
         return [], []
 

@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, GroupPrices, Participant, hookimpl
-from sharedsvc.costmodel import FlatGroups
+from sharedsvc import CostModel, Field, FlatGroups, GroupPrices, Participant, hookimpl
 
 
 class Scale(CostModel):

@@ -4,18 +4,21 @@ The public API::
 
     from sharedsvc import load_consortium, optimise
     consortium = load_consortium("consortia/south-east-london.toml")
-    result = optimise(consortium)
+    result = optimise(consortium, time_limit=30)
     result.status, result.totals, result.to_dict()
+
+Everything a plugin needs is exported here; the modules behind it are private
+(`docs/architecture.md` describes them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
-from sharedsvc.consortium import Consortium, Location, Member, Participation, Service
-from sharedsvc.costmodel import CostModel, Field, GroupPrices, Participant
+from sharedsvc.constants import AllocationRule, Objective, Solver, Status
+from sharedsvc.engine import Engine
 from sharedsvc.errors import (
     ConsortiumError,
     PluginError,
@@ -26,8 +29,29 @@ from sharedsvc.errors import (
     UsageError,
 )
 from sharedsvc.hookspecs import hookimpl
-from sharedsvc.results import GroupResult, Result, ServiceResult
-from sharedsvc.rules import Constraint, LinearRow, ModelView, ParseContext, Rule
+from sharedsvc.model.consortium import (
+    Consortium,
+    Location,
+    Member,
+    Participant,
+    Participation,
+    Service,
+)
+from sharedsvc.model.fields import Field
+from sharedsvc.pricing.candidates import Candidate
+from sharedsvc.pricing.costmodel import CostModel, GroupPrices
+from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.results import GroupResult, MemberResult, Result, RunStats, ServiceResult
+from sharedsvc.rules import (
+    Column,
+    Constraint,
+    FigureContext,
+    LinearRow,
+    ModelView,
+    ParseContext,
+    Rule,
+)
+from sharedsvc.settings import Settings
 
 try:
     __version__ = version("sharedsvc")
@@ -40,26 +64,48 @@ def load_consortium(path: str | Path, *, engine: Engine | None = None) -> Consor
     return (engine or Engine.create()).load(path)
 
 
-def optimise(consortium: Consortium, *, engine: Engine | None = None, **options: Any) -> Result:
-    """Optimise a consortium. Options: solver, time_limit, write_model, progress."""
-    return (engine or Engine.create()).optimise(consortium, **options)
+def optimise(
+    consortium: Consortium,
+    *,
+    time_limit: float | None = None,
+    solver: Solver | str = Solver.AUTO,
+    progress: Callable[[str], None] | None = None,
+    write_model: str | Path | None = None,
+    engine: Engine | None = None,
+) -> Result:
+    """The best plan for `consortium`, proven optimal or, under `time_limit` seconds, with
+    its proven gap. `solver` is "auto", "cbc" or "highs"; `progress` receives one line
+    at a time; `write_model` also writes the whole model as MPS. `engine` gives the
+    plugins and tuning settings (default: a new engine with the installed plugins)."""
+    return (engine or Engine.create()).optimise(
+        consortium,
+        time_limit=time_limit,
+        solver=solver,
+        progress=progress,
+        write_model=write_model,
+    )
 
-
-from sharedsvc.engine import Engine  # noqa: E402  (engine imports the modules above)
 
 __all__ = [
+    "AllocationRule",
+    "Candidate",
+    "Column",
     "Consortium",
     "ConsortiumError",
     "Constraint",
     "CostModel",
     "Engine",
     "Field",
+    "FigureContext",
+    "FlatGroups",
     "GroupPrices",
     "GroupResult",
     "LinearRow",
     "Location",
     "Member",
+    "MemberResult",
     "ModelView",
+    "Objective",
     "ParseContext",
     "Participant",
     "Participation",
@@ -67,10 +113,14 @@ __all__ = [
     "Problem",
     "Result",
     "Rule",
+    "RunStats",
     "Service",
     "ServiceResult",
+    "Settings",
     "SharedsvcError",
+    "Solver",
     "SolverError",
+    "Status",
     "TooLargeError",
     "UsageError",
     "__version__",

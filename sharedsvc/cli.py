@@ -14,17 +14,24 @@ from pathlib import Path
 import click
 
 from sharedsvc import __version__
-from sharedsvc.catalogue import FORMATS as FORMATS_CATALOGUE
-from sharedsvc.catalogue import describe
-from sharedsvc.catalogue import render as render_catalogue
+from sharedsvc.constants import Solver
 from sharedsvc.engine import Engine
 from sharedsvc.errors import SharedsvcError, UsageError
 from sharedsvc.output import write_atomically
-from sharedsvc.report import FORMATS, render
-from sharedsvc.solve import SOLVERS
+from sharedsvc.report.catalogue import FORMATS as FORMATS_CATALOGUE
+from sharedsvc.report.catalogue import describe, reference_markdown
+from sharedsvc.report.catalogue import render as render_catalogue
+from sharedsvc.report.text import FORMATS, render
+
+SOLVERS = tuple(s.value for s in Solver)
 
 
 def _engine() -> Engine:
+    """The engine for this command: the installed plugins, or one an embedder passed as
+    the click context's `obj` (`main(obj=engine)`)."""
+    given = click.get_current_context().find_root().obj
+    if isinstance(given, Engine):
+        return given
     engine = Engine.create()
     for failure in engine.registry.failures:
         click.echo(f"warning: plugin {failure.name!r} not loaded: {failure.reason}", err=True)
@@ -166,7 +173,12 @@ def validate(file):
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS_CATALOGUE), default="table", show_default=True
 )
-def plugins(name, fmt):
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Print docs/cost-models.md: the built-in models' reference, in Markdown.",
+)
+def plugins(name, fmt, reference):
     """List installed plugins, their cost models (fields, parameters, defaults, sources)
     and rules; with NAME, one cost model or rule with its formulas.
 
@@ -176,4 +188,7 @@ def plugins(name, fmt):
       sharedsvc plugins sen_transport                 # formulas and sources
       SHAREDSVC_DISABLE_PLUGINS=1 sharedsvc plugins   # built-ins only
     """
+    if reference:
+        click.echo(reference_markdown(Engine.create(autoload=False).registry), nl=False)
+        return
     click.echo(render_catalogue(describe(_engine().registry), fmt, only=name), nl=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from sharedsvc.costmodel import CostModel
+    from sharedsvc.pricing.costmodel import CostModel
     from sharedsvc.rules import Rule
 
 hookspec = pluggy.HookspecMarker("sharedsvc")

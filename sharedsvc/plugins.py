@@ -21,8 +21,8 @@ import attrs
 import pluggy
 
 from sharedsvc import hookspecs
-from sharedsvc.costmodel import CostModel
 from sharedsvc.errors import PluginError
+from sharedsvc.pricing.costmodel import CostModel
 from sharedsvc.rules import Rule
 
 GROUP = "sharedsvc"
@@ -90,7 +90,8 @@ def build_registry(
 
     `autoload=False` (or the environment switch) loads only built-ins; `blocked`
     names entry points to skip; `extra` are plugin objects registered last
-    (handy in tests and for embedding).
+    (handy in tests and for embedding); one that an entry point already loaded is
+    registered once, under its entry-point name.
     """
     if autoload is None:
         autoload = not _env_flag(DISABLE_ENV)
@@ -119,6 +120,8 @@ def build_registry(
         infos[ep.name] = {"distribution": dist, "version": version, "builtin": builtin}
 
     for plugin in extra:
+        if pm.is_registered(plugin):  # already loaded through its entry point: once is enough
+            continue
         base = getattr(plugin, "__name__", type(plugin).__name__)
         name = base
         while pm.has_plugin(name) or name in infos:

@@ -6,16 +6,21 @@ report only renders them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-STATUSES = ("optimal", "feasible", "infeasible")
+from sharedsvc.constants import Objective, Status
 
 
 def _money(value: float) -> float:
     """Pounds rounded to the penny, with no negative zero."""
     return round(value, 2) + 0.0
+
+
+def _sorted_mapping(value: Mapping[str, float]) -> dict[str, float]:
+    return dict(sorted(value.items()))
 
 
 @attrs.frozen(kw_only=True)
@@ -24,7 +29,8 @@ class GroupResult:
     annual_saving: float
     transition_cost: float
     npv: float
-    allocation: dict[str, float]
+    allocation: dict[str, float] = attrs.field(converter=_sorted_mapping)
+    """Each member's share of the npv, by member id, sorted as in the JSON."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +61,17 @@ class ServiceResult:
     def npv(self) -> float:
         return sum(g.npv for g in self.groups)
 
+    def share_of(self, member: str) -> float:
+        """The member's allocated npv in this service (zero when it stays alone)."""
+        for group in self.groups:
+            if member in group.allocation:
+                return group.allocation[member]
+        return 0.0
+
+    def group_of(self, member: str) -> GroupResult | None:
+        """The member's group, or None when it stays alone (or takes no part)."""
+        return next((g for g in self.groups if member in g.members), None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -64,12 +81,45 @@ class ServiceResult:
 
 
 @attrs.frozen(kw_only=True)
+class RunStats:
+    """How a run went: its size and where the time went (the JSON's `stats`)."""
+
+    groups_enumerated: int
+    """Groups of two or more that the constraints allow, before pruning."""
+    groups_pruned: int
+    """Of those, dropped as worthless or dominated (`docs/optimiser.md`)."""
+    candidates: int
+    """Columns of the model: the groups kept plus the members alone."""
+    blocks: int
+    """Separate models solved (services that no constraint ties)."""
+    price_seconds: float
+    build_seconds: float
+    """Building LP and MIP models, summed over blocks that may run at once."""
+    solve_seconds: float
+
+    def to_dict(self) -> dict[str, float]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(kw_only=True)
+class MemberResult:
+    """One member's view of a plan: its npv in total and in each service."""
+
+    member: str
+    kind: str
+    npv: float
+    services: dict[str, float]
+    """Service id -> the member's allocated npv there (zero when alone), for every service
+    it takes part in, in the consortium's order."""
+
+
+@attrs.frozen(kw_only=True)
 class Result:
     """What `optimise` returns: the status, the plan, its figures and the proven gap."""
 
     consortium: str
-    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
-    objective: str
+    status: Status = attrs.field(converter=Status)
+    objective: Objective = attrs.field(converter=Objective)
     gap: float | None
     """Proven relative gap to the best possible objective; 0 when optimal."""
     services: tuple[ServiceResult, ...] = ()
@@ -78,14 +128,44 @@ class Result:
     kinds: dict[str, str] = attrs.field(factory=dict)
     conflicts: tuple[str, ...] = ()
     """When infeasible: the clashing constraints, in the user's words."""
+    participation: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Member id -> the services it takes part in, in the consortium's order."""
     solver: str = ""
     seconds: float = 0.0
-    stats: dict[str, float] = attrs.field(factory=dict)
+    stats: RunStats | None = None
     """How the run went: candidate groups, blocks, seconds pricing and solving."""
 
     @property
     def solved(self) -> bool:
-        return self.status in ("optimal", "feasible")
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def service(self, service_id: str) -> ServiceResult:
+        """The plan of one service; `KeyError` naming the known ones if there is none."""
+        for service in self.services:
+            if service.service == service_id:
+                return service
+        known = ", ".join(s.service for s in self.services) or "none (no plan)"
+        raise KeyError(f"no service {service_id!r} in this result; expected one of {known}")
+
+    def member(self, member_id: str) -> MemberResult:
+        """One member's npv, in total and by service; `KeyError` if it is not a member."""
+        if member_id not in self.kinds:
+            known = ", ".join(sorted(self.kinds))
+            raise KeyError(f"no member {member_id!r} in this result; expected one of {known}")
+        taking_part = self.participation.get(member_id, ())
+        by_service = {s.service: s for s in self.services}
+        services = {s: by_service[s].share_of(member_id) for s in taking_part if s in by_service}
+        return MemberResult(
+            member=member_id,
+            kind=self.kinds[member_id],
+            npv=self.members.get(member_id, 0.0),
+            services=services,
+        )
+
+    @property
+    def by_member(self) -> dict[str, MemberResult]:
+        """Every member's view, sorted by member id as in the JSON."""
+        return {m: self.member(m) for m in sorted(self.kinds)}
 
     @property
     def totals(self) -> dict[str, float]:
@@ -97,10 +177,10 @@ class Result:
 
     @property
     def message(self) -> str:
-        if self.status == "infeasible":
+        if self.status == Status.INFEASIBLE:
             text = "no grouping satisfies the constraints"
             return text + (": " + "; ".join(self.conflicts) if self.conflicts else "")
-        if self.status == "feasible":
+        if self.status == Status.FEASIBLE:
             return f"stopped at the time limit; the plan is within {self.gap:.2%} of the optimum"
         return "proven optimal"
 
@@ -108,8 +188,8 @@ class Result:
         """The JSON shape of the consortium-format spec, section 3 (plus extra fields)."""
         data: dict[str, Any] = {
             "consortium": self.consortium,
-            "status": self.status,
-            "objective": self.objective,
+            "status": self.status.value,
+            "objective": self.objective.value,
             "totals": {k: _money(v) for k, v in self.totals.items()},
             "gap": self.gap,
             "services": {s.service: s.to_dict() for s in self.services},
@@ -120,8 +200,8 @@ class Result:
             "message": self.message,
             "solver": self.solver,
             "seconds": round(self.seconds, 3),
-            "stats": self.stats,
+            "stats": {} if self.stats is None else self.stats.to_dict(),
         }
-        if self.status == "infeasible":
+        if self.status == Status.INFEASIBLE:
             data["conflicts"] = list(self.conflicts)
         return data

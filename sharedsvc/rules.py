@@ -4,12 +4,15 @@ A `Rule` parses its value into `Constraint` objects. A constraint can forbid
 candidate groups (`allows_members` before pricing, `allows_figures` after) and
 add rows to the PuLP model (`add_rows`). Each constraint has a label in the
 user's words, which is what an infeasibility report quotes.
+
+This module is the contract only: it imports nothing of the stages that call it
+(the candidates, the model build), so every stage and every plugin can depend on it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -20,8 +23,9 @@ from sharedsvc.errors import Problem
 if TYPE_CHECKING:
     import pulp
 
-    from sharedsvc.consortium import Consortium
-    from sharedsvc.pricing import Candidate
+    from sharedsvc.constants import Objective
+    from sharedsvc.model.consortium import Consortium
+    from sharedsvc.pricing.candidates import Candidate
 
 
 @attrs.frozen(kw_only=True)
@@ -72,8 +76,11 @@ class Constraint:
         """
         return type(self).add_rows is Constraint.add_rows
 
-    def allows_figures(self, candidate: Candidate) -> bool:
-        """Whether a priced group may be chosen (called after pricing)."""
+    def allows_figures(self, candidate: Candidate, context: FigureContext) -> bool:
+        """Whether a priced group may be chosen (called after pricing).
+
+        `context.allocation(candidate)` gives each member's share of its npv.
+        """
         return True
 
     def add_rows(self, model: ModelView) -> None:
@@ -100,6 +107,19 @@ class Constraint:
         if type(self).add_rows is Constraint.add_rows:
             return ()
         return services
+
+
+@attrs.frozen(kw_only=True)
+class FigureContext:
+    """What `Constraint.allows_figures` may ask about a priced group beyond its figures."""
+
+    service: str
+    objective: Objective
+    allocate: Callable[[Candidate], Mapping[str, float]] = attrs.field(repr=False)
+
+    def allocation(self, candidate: Candidate) -> dict[str, float]:
+        """Each member's share of the group's npv under the consortium's allocation rule."""
+        return dict(self.allocate(candidate))
 
 
 class Rule:

@@ -21,11 +21,12 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sharedsvc.consortium import Location, Member
-from sharedsvc.costmodel import REQUIRED, CostModel, Field, Participant
+from sharedsvc.model.consortium import Location, Member, Participant
+from sharedsvc.model.fields import REQUIRED, Field
+from sharedsvc.pricing.costmodel import CostModel
 
 if TYPE_CHECKING:
-    from sharedsvc.pricing import Candidate
+    from sharedsvc.pricing.candidates import Candidate
     from sharedsvc.rules import Constraint
 
 RELATIVE_TOLERANCE = 1e-9
@@ -166,13 +167,14 @@ def check_linear_rows(constraint: Constraint, candidates: Mapping[str, Sequence[
     """
     import pulp
 
-    from sharedsvc.relaxation import row_bounds
     from sharedsvc.rules import Column, ModelView
+    from sharedsvc.solver.names import column_name
+    from sharedsvc.solver.relaxation import row_bounds
 
     problem = pulp.LpProblem("check", pulp.LpMaximize)
     columns = {
         service: [
-            Column(candidate=c, var=problem.add_variable(f"x{k}_{j}", cat=pulp.LpBinary))
+            Column(candidate=c, var=problem.add_variable(column_name(str(k), j), cat=pulp.LpBinary))
             for j, c in enumerate(cands)
         ]
         for k, (service, cands) in enumerate(candidates.items())

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharedsvc.candidates import (
+from sharedsvc.pricing.candidates import (
     all_groups,
     connected_groups,
     count_all_groups,

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 from sharedsvc.cli import main
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 SEL = str(ROOT / "consortia" / "south-east-london.toml")
 
@@ -70,10 +70,14 @@ def test_optimise_bundled_consortium_prints_tables():
     assert "npv share" in out and "total" in out
 
 
-def test_progress_counts_groups_and_warns_of_a_large_model(monkeypatch):
-    from sharedsvc import optimiser
+def test_progress_counts_groups_and_warns_of_a_large_model(engine):
+    from conftest import tuned
 
-    monkeypatch.setattr(optimiser, "LARGE_MODEL", 5)
+    small = tuned(engine, large_model=5)
+
+    def run(*args):
+        return CliRunner().invoke(main, list(args), obj=small)
+
     result = run("optimise", SEL)
     assert result.exit_code == 0, result.output
     assert "payments: " in result.stderr and "kept after pruning" in result.stderr

@@ -8,7 +8,7 @@ import re
 from conftest import ROOT
 
 from sharedsvc import hookspecs
-from sharedsvc.catalogue import reference_markdown
+from sharedsvc.report.catalogue import reference_markdown
 
 HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs) if name.startswith("sharedsvc_"))
 
@@ -16,7 +16,7 @@ HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs) if name.startsw
 def test_cost_model_reference_is_current(engine):
     committed = (ROOT / "docs" / "cost-models.md").read_text(encoding="utf-8")
     assert committed == reference_markdown(engine.registry), (
-        "docs/cost-models.md is out of date: python -m sharedsvc.catalogue > docs/cost-models.md"
+        "docs/cost-models.md is out of date: sharedsvc plugins --reference > docs/cost-models.md"
     )
 
 

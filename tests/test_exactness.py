@@ -6,12 +6,13 @@ import math
 
 import pytest
 from bruteforce import Reference
+from conftest import tuned
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from strategies import consortia
 
 from sharedsvc import ConsortiumError
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 PENNY = 0.01
 
@@ -62,12 +63,12 @@ def unproven_fixing(first_plan: str):
     so that what comes after it (the search, the MIP) must do the work."""
     import attrs
 
-    from sharedsvc import optimiser
+    from sharedsvc.solver import fixing
 
-    reduce = optimiser.reduce_relaxation
+    reduce = fixing.reduce_relaxation
 
-    def unproven(lp, singles, *args):
-        reduction = reduce(lp, singles, *args)
+    def unproven(lp, singles, *args, **options):
+        reduction = reduce(lp, singles, *args, **options)
         if reduction is None or reduction.incumbent is None:
             return reduction
         reduction = attrs.evolve(reduction, proven=False)
@@ -161,16 +162,13 @@ def test_pruning_never_loses_the_optimum(engine, data):
 @given(data=consortia())
 def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
     """Force LP + reduced-cost fixing on every block and compare with brute force."""
-    from sharedsvc import fixing, optimiser
-
     best = Reference(data).best()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-        patch.setattr(optimiser, "_search_order", lambda *_: None)  # tested below
-        # restrict the first MIP to the LP's support, so that fixing decides the rest
-        patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
-        patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
-        result = optimise_data(engine, data)
+    # the search is tested below; the first MIP is restricted to the LP's support, so
+    # that fixing decides the rest
+    forced = tuned(
+        engine, fixing_min_columns=1, search=False, restricted_minimum=0, restricted_extra=0.0
+    )
+    result = optimise_data(forced, data)
     assert_reaches(result, best, data)
 
 
@@ -179,13 +177,12 @@ def test_reduced_cost_fixing_keeps_the_optimum(engine, data):
 def test_the_search_inside_the_lp_gap_reaches_the_optimum(engine, data, first_plan):
     """Force the partition search on every block it can take (as if fixing had proved
     nothing, and from the worst first plan too) and compare with brute force."""
-    from sharedsvc import optimiser
+    from sharedsvc.solver import fixing
 
     best = Reference(data).best()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-        patch.setattr(optimiser, "reduce_relaxation", unproven_fixing(first_plan))
-        result = optimise_data(engine, data)
+        patch.setattr(fixing, "reduce_relaxation", unproven_fixing(first_plan))
+        result = optimise_data(tuned(engine, fixing_min_columns=1), data)
     if result is not None and result.solved:
         event(f"solver {result.solver}")
     assert_reaches(result, best, data)
@@ -199,9 +196,10 @@ def test_a_search_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data,
     kept takes over, and reaches the optimum."""
     import attrs
 
-    from sharedsvc import optimiser, partition_search
+    from sharedsvc.solver import fixing
+    from sharedsvc.solver import search as search_module
 
-    search = partition_search.partition_search
+    search = search_module.partition_search
 
     def stopped(*args, **options):
         if stop == "states after a plan":  # its plan and bound are real; only the proof is lost
@@ -211,10 +209,9 @@ def test_a_search_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data,
 
     best = Reference(data).best()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-        patch.setattr(optimiser, "reduce_relaxation", unproven_fixing("everyone alone"))
-        patch.setattr(partition_search, "partition_search", stopped)
-        result = optimise_data(engine, data, time_limit=60)
+        patch.setattr(fixing, "reduce_relaxation", unproven_fixing("everyone alone"))
+        patch.setattr(search_module, "partition_search", stopped)
+        result = optimise_data(tuned(engine, fixing_min_columns=1), data, time_limit=60)
     if stop != "time" or result is None or best is None or not result.solved:
         assert_reaches(result, best, data)
         return
@@ -226,16 +223,16 @@ def test_a_search_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data,
 def test_a_capped_search_reports_a_true_bound(engine, data):
     """When fixing leaves too many groups for the time given, the MIP searches only the
     most promising: its plan must be a real plan, and the gap must still cover the optimum."""
-    from sharedsvc import fixing, optimiser
-
     best = Reference(data).best()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-        patch.setattr(optimiser, "TIMED_MIP_MAX_COLUMNS", 1)
-        patch.setattr(optimiser, "_search_order", lambda *_: None)
-        patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
-        patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
-        result = optimise_data(engine, data, time_limit=60)
+    capped = tuned(
+        engine,
+        fixing_min_columns=1,
+        timed_mip_max_columns=1,
+        search=False,
+        restricted_minimum=0,
+        restricted_extra=0.0,
+    )
+    result = optimise_data(capped, data, time_limit=60)
     if result is None or best is None or not result.solved:
         assert_reaches(result, best, data)
         return

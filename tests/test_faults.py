@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 from sharedsvc import TooLargeError
-from sharedsvc import solve as solve_module
 from sharedsvc.cli import main
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
+from sharedsvc.solver import backends
 
 SEL = str(ROOT / "consortia" / "south-east-london.toml")
 
@@ -36,14 +36,14 @@ def fake_cbc(tmp_path, body: str):
 )
 def test_a_failing_solver_gives_a_clear_error(tmp_path, monkeypatch, body, what):
     path = fake_cbc(tmp_path, body)
-    real_make = solve_module._make
+    real_make = backends.Cbc.make
 
-    def make(name, time_limit, mip=True, warm_start=False):
-        solver = real_make(name, time_limit, mip, warm_start)
+    def make(self, time_limit, *, mip=True, warm_start=False):
+        solver = real_make(self, time_limit, mip=mip, warm_start=warm_start)
         solver.path = path
         return solver
 
-    monkeypatch.setattr(solve_module, "_make", make)
+    monkeypatch.setattr(backends.Cbc, "make", make)
     result = CliRunner().invoke(main, ["optimise", SEL, "--solver", "cbc"])
     assert result.exit_code == 3, what
     assert "error: the cbc solver failed" in result.stderr
@@ -51,14 +51,14 @@ def test_a_failing_solver_gives_a_clear_error(tmp_path, monkeypatch, body, what)
 
 
 def test_a_missing_solver_gives_a_clear_error(tmp_path, monkeypatch):
-    real_make = solve_module._make
+    real_make = backends.Cbc.make
 
-    def make(name, time_limit, mip=True, warm_start=False):
-        solver = real_make(name, time_limit, mip, warm_start)
+    def make(self, time_limit, *, mip=True, warm_start=False):
+        solver = real_make(self, time_limit, mip=mip, warm_start=warm_start)
         solver.path = str(tmp_path / "no-such-cbc")
         return solver
 
-    monkeypatch.setattr(solve_module, "_make", make)
+    monkeypatch.setattr(backends.Cbc, "make", make)
     result = CliRunner().invoke(main, ["optimise", SEL, "--solver", "cbc"])
     assert result.exit_code == 3
     assert "the cbc solver failed" in result.stderr
@@ -142,7 +142,7 @@ def test_solver_time_limit_without_any_plan_exits_3(monkeypatch):
         problem.status = pulp.LpStatusNotSolved
         problem.sol_status = pulp.LpSolutionNoSolutionFound
 
-    monkeypatch.setattr(solve_module, "_run", nothing)
+    monkeypatch.setattr(backends, "run_solver", nothing)
     result = CliRunner().invoke(main, ["optimise", SEL, "--time-limit", "1"])
     assert result.exit_code == 3
     assert "found no plan within the time limit" in result.stderr
@@ -157,9 +157,9 @@ def test_reading_never_modifies_the_input(tmp_path):
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
 
 
-def test_too_many_candidates_over_all_services_is_refused(engine, monkeypatch):
-    from sharedsvc import optimiser
+def test_too_many_candidates_over_all_services_is_refused(engine):
+    from conftest import tuned
 
-    monkeypatch.setattr(optimiser, "MAX_CANDIDATES", 10)
+    small = tuned(engine, max_candidates=10)
     with pytest.raises(TooLargeError, match="candidate groups after pruning, over"):
-        engine.optimise(engine.load(SEL))
+        small.optimise(small.load(SEL))

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharedsvc import fixing
-from sharedsvc.fixing import reduce_model
-from sharedsvc.solve import solve
+from sharedsvc import Settings
+from sharedsvc.solver import fixing
+from sharedsvc.solver.backends import solve
+from sharedsvc.solver.fixing import reduce_model
 
 
 @st.composite
@@ -60,10 +61,8 @@ def test_fixing_keeps_every_column_an_optimum_needs(case):
     columns += [(sum(1 << i for i in g), float(v)) for g, v in zip(groups, values, strict=True)]
     optimum = best_by_dp(n, columns)
     problem = model(n, groups, values)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
-        patch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
-        reduction = reduce_model(problem, {f"s{i}" for i in range(n)})
+    restricted_to_the_lp = Settings(restricted_minimum=0, restricted_extra=0.0)
+    reduction = reduce_model(problem, {f"s{i}" for i in range(n)}, settings=restricted_to_the_lp)
     assert reduction is not None and reduction.incumbent is not None
     assert reduction.lp_bound >= optimum - 1e-6
     if reduction.proven:
@@ -76,22 +75,19 @@ def test_fixing_keeps_every_column_an_optimum_needs(case):
 
 def test_a_solver_that_stops_without_a_plan_keeps_the_fixing_plan(engine, monkeypatch):
     """With a time limit, a final MIP that finds nothing must not lose the plan in hand."""
-    from conftest import ROOT
+    from conftest import ROOT, tuned
 
-    from sharedsvc import optimiser
-    from sharedsvc import solve as solve_module
     from sharedsvc.errors import SolverError
+    from sharedsvc.solver import backends, strategy
 
     def no_plan(*args, **kwargs):
         raise SolverError("the cbc solver found no plan within the time limit")
 
-    monkeypatch.setattr(optimiser, "FIXING_MIN_COLUMNS", 1)
-    monkeypatch.setattr(optimiser, "_search_order", lambda *_: None)  # the fixing path
-    monkeypatch.setattr(fixing, "RESTRICTED_MINIMUM", 0)
-    monkeypatch.setattr(fixing, "RESTRICTED_EXTRA", 0.0)
-    monkeypatch.setattr(optimiser, "solve", no_plan)
-    monkeypatch.setattr(optimiser, "solve_highs_model", no_plan)
-    del solve_module
+    engine = tuned(  # the fixing path, with the first MIP restricted to the LP's support
+        engine, fixing_min_columns=1, search=False, restricted_minimum=0, restricted_extra=0.0
+    )
+    monkeypatch.setattr(strategy, "solve", no_plan)
+    monkeypatch.setattr(backends.Highs, "solve_model", no_plan)
     consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
     result = engine.optimise(consortium, time_limit=30)
     assert result.status in ("optimal", "feasible")  # never an error: the plan is kept
@@ -108,7 +104,7 @@ def test_the_rounded_plan_keeps_every_row(case, data):
     import highspy
     import numpy as np
 
-    from sharedsvc import relaxation
+    from sharedsvc.solver import relaxation
 
     n, groups, values = case
     weights = data.draw(st.lists(st.integers(0, 9), min_size=len(groups), max_size=len(groups)))

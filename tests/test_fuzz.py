@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from strategies import consortia
 
 from sharedsvc.cli import main
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 BASE = tomllib.loads((ROOT / "consortia" / "south-east-london.toml").read_text(encoding="utf-8"))
 NASTY_VALUES = [

@@ -12,8 +12,10 @@ from bruteforce import partitions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sharedsvc.costmodel import FlatGroups
-from sharedsvc.partition_search import partition_search, search_order
+from sharedsvc import FlatGroups, Settings
+from sharedsvc.solver.search import partition_search, search_order
+
+SETTINGS = Settings()
 
 
 @st.composite
@@ -84,7 +86,7 @@ def test_the_search_finds_the_brute_force_optimum(instance, dual_kind, data):
         duals = np.array(
             data.draw(st.lists(st.floats(-1e6, 1e6), min_size=members, max_size=members))
         )
-    found = partition_search(members, FlatGroups.of(groups), values, duals, None)
+    found = partition_search(members, FlatGroups.of(groups), values, duals, None, settings=SETTINGS)
     assert found.stopped is None
     assert_is_partition(members, groups, found.columns)
     assert values[found.columns].sum() == pytest.approx(best, abs=1e-3)
@@ -98,9 +100,13 @@ def test_a_floor_caps_the_search_and_its_bound_is_true(instance, above):
     members, groups, values = instance
     best = brute_force(members, groups, values)
     duals = lp_duals(members, groups, values)
-    below = partition_search(members, FlatGroups.of(groups), values, duals, best - above)
+    below = partition_search(
+        members, FlatGroups.of(groups), values, duals, best - above, settings=SETTINGS
+    )
     assert values[below.columns].sum() == pytest.approx(best, abs=1e-3)
-    over = partition_search(members, FlatGroups.of(groups), values, duals, best + above + 1)
+    over = partition_search(
+        members, FlatGroups.of(groups), values, duals, best + above + 1, settings=SETTINGS
+    )
     assert over.columns is None or values[over.columns].sum() == pytest.approx(best, abs=1e-3)
     assert over.bound >= best - 1e-3
 
@@ -110,7 +116,9 @@ def test_a_floor_caps_the_search_and_its_bound_is_true(instance, above):
 def test_no_partition_is_told_apart_from_a_weak_bound(instance):
     members, groups, values = instance
     best = brute_force(members, groups, values)
-    found = partition_search(members, FlatGroups.of(groups), values, np.zeros(members), None)
+    found = partition_search(
+        members, FlatGroups.of(groups), values, np.zeros(members), None, settings=SETTINGS
+    )
     if best is None:
         assert found.columns is None and found.bound == -math.inf
     else:
@@ -128,9 +136,11 @@ def test_a_search_out_of_time_or_memory_says_so_and_keeps_a_true_bound():
     best = brute_force(members, groups, values)
     duals = lp_duals(members, groups, values)
     flat = FlatGroups.of(groups)
-    late = partition_search(members, flat, values, duals, None, deadline=time.perf_counter() - 1)
+    late = partition_search(
+        members, flat, values, duals, None, settings=SETTINGS, deadline=time.perf_counter() - 1
+    )
     assert late.stopped == "time" and late.columns is None and late.bound >= best - 1e-6
-    full = partition_search(members, flat, values, duals, None, max_states=3)
+    full = partition_search(members, flat, values, duals, None, settings=SETTINGS, max_states=3)
     assert full.stopped == "states" and full.bound >= best - 1e-6
 
 

@@ -18,7 +18,7 @@ from sharedsvc import (
     Rule,
     hookimpl,
 )
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 SEL = ROOT / "consortia" / "south-east-london.toml"
 
@@ -213,3 +213,26 @@ def test_a_rule_that_raises_while_parsing_is_named():
         ConsortiumError, match=r"constraints.min_annual_saving: rule plugin .* raised"
     ):
         engine.parse(dumps({**TINY, "constraints": {"min_annual_saving": 1}}))
+
+
+def test_a_consortium_passed_to_an_engine_without_its_model_is_a_plugin_error():
+    """Loaded by an engine with a plugin registered in code, optimised by one without it."""
+    from sharedsvc import optimise
+
+    with_flat = Engine.create(autoload=False, plugins=[FlatPlugin()])
+    consortium = with_flat.parse(dumps(TINY))
+    assert with_flat.optimise(consortium).solved
+    with pytest.raises(PluginError, match=r"cost model 'flat' is not registered with this engine"):
+        optimise(consortium, engine=Engine.create(autoload=False))
+    with pytest.raises(PluginError, match="'flat'"):
+        optimise(consortium)  # the module-level function, with the installed plugins
+
+
+def test_a_module_also_installed_through_its_entry_point_registers_once():
+    import sharedsvc_plugins.scale
+
+    engine = Engine.create(autoload=False, plugins=[sharedsvc_plugins.scale])
+    assert [p.name for p in engine.registry.plugins].count("scale") == 1
+    assert engine.registry.owner_of_model("scale") == "scale"
+    assert not engine.registry.failures
+    assert engine.optimise(engine.load(SEL)).status == "optimal"

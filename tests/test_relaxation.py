@@ -8,10 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import consortia
 
-from sharedsvc import ConsortiumError, Constraint, LinearRow, relaxation
-from sharedsvc.optimiser import _all_candidates, blocks, build_model, make_pricers
+from sharedsvc import ConsortiumError, Constraint, LinearRow
+from sharedsvc.explain import all_candidates
+from sharedsvc.model.toml_writer import dumps
+from sharedsvc.pipeline import make_pricers
+from sharedsvc.solver import relaxation
+from sharedsvc.solver.blocks import blocks
+from sharedsvc.solver.build import build_model
 from sharedsvc.testing import check_linear_rows
-from sharedsvc.toml_writer import dumps
 
 
 def lp_optimum(lp: relaxation.Relaxation) -> float | str:
@@ -28,8 +32,12 @@ def candidates_of(engine, data):
         consortium = engine.parse(dumps(data))
     except ConsortiumError:
         return None
-    pricers = make_pricers(consortium, engine.registry)
-    return consortium, pricers, _all_candidates(consortium, pricers, consortium.constraints)
+    pricers = make_pricers(consortium, engine.registry, engine.settings)
+    return (
+        consortium,
+        pricers,
+        all_candidates(consortium, pricers, consortium.constraints, engine.settings),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -54,7 +62,7 @@ def test_array_relaxation_matches_the_pulp_model(engine, data):
         assert (arrays is None) == (built is None)
         if built is None or not arrays.names:
             continue
-        pulp_lp = relaxation.from_problem(built[0])
+        pulp_lp = relaxation.from_problem(built.problem)
         assert sorted(arrays.names) == sorted(pulp_lp.names)
         expected = lp_optimum(pulp_lp)
         if isinstance(expected, str):
@@ -83,8 +91,8 @@ def test_check_linear_rows_catches_a_row_that_differs(engine):
     from conftest import ROOT
 
     consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
-    pricers = make_pricers(consortium, engine.registry)
-    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    pricers = make_pricers(consortium, engine.registry, engine.settings)
+    candidates = all_candidates(consortium, pricers, consortium.constraints, engine.settings)
     with pytest.raises(AssertionError, match="coefficient"):
         check_linear_rows(_WrongBudget(), candidates)
 
@@ -101,8 +109,8 @@ def test_a_constraint_without_arrays_keeps_the_pulp_path(engine):
     from conftest import ROOT
 
     consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
-    pricers = make_pricers(consortium, engine.registry)
-    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    pricers = make_pricers(consortium, engine.registry, engine.settings)
+    candidates = all_candidates(consortium, pricers, consortium.constraints, engine.settings)
     assert relaxation.side_rows(candidates, [_RowsOnlyInPulp()]) is None
     assert relaxation.side_rows(candidates, consortium.constraints) is not None
 
@@ -114,7 +122,7 @@ def test_a_rowwise_matrix_is_read_by_column():
     lp.a_matrix_.start_ = np.array([0, 2, 4], dtype=np.int32)  # rows: [1 2 .], [. 3 4]
     lp.a_matrix_.index_ = np.array([0, 1, 1, 2], dtype=np.int32)
     lp.a_matrix_.value_ = np.array([1.0, 2.0, 3.0, 4.0])
-    starts, rows, values = relaxation._colwise(lp, highspy)
+    starts, rows, values = relaxation.colwise(lp)
     assert starts.tolist() == [0, 1, 3, 4]
     assert rows.tolist() == [0, 0, 1, 1]
     assert values.tolist() == [1.0, 2.0, 3.0, 4.0]
@@ -136,8 +144,8 @@ def test_a_rule_that_raises_or_gives_bad_rows_is_named(engine):
     from sharedsvc import PluginError
 
     consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
-    pricers = make_pricers(consortium, engine.registry)
-    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    pricers = make_pricers(consortium, engine.registry, engine.settings)
+    candidates = all_candidates(consortium, pricers, consortium.constraints, engine.settings)
     with pytest.raises(PluginError, match=r"_RaisingRows .*raises on purpose.*shape"):
         relaxation.side_rows(candidates, [_RaisingRows()])
     with pytest.raises(PluginError, match=r"_RaisingRows .*RuntimeError: boom in add_rows"):

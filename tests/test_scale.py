@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sharedsvc.toml_writer import dumps
+from sharedsvc.model.toml_writer import dumps
 
 # horizon 2 years at 10%: annuity = 1/1.1 + 1/1.21
 ANNUITY = 0.9090909090909091 + 0.8264462809917354
@@ -32,7 +32,7 @@ def consortium(members: dict, constraints: dict | None = None) -> str:
 
 
 def test_annuity_is_green_book_end_of_year_discounting(engine):
-    from sharedsvc.appraisal import annuity
+    from sharedsvc.appraisal.money import annuity
 
     assert annuity(2, 0.1) == pytest.approx(1.7355371900826446, abs=1e-12)
     assert annuity(5, 0.0) == 5
@@ -73,7 +73,7 @@ def test_three_member_group_by_hand(engine):
 
 
 def test_bulk_pricing_agrees_with_one_at_a_time(engine):
-    from sharedsvc.costmodel import Participant
+    from sharedsvc import Participant
 
     model = engine.registry.cost_models["scale"]
     cons = engine.parse(consortium({"a": (100, 1000), "b": (300, 3000), "c": (200, 4000)}))

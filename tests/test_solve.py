@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulp
 import pytest
 
-from sharedsvc import solve as solve_module
 from sharedsvc.errors import SolverError, UsageError
-from sharedsvc.solve import relative_gap, solve
+from sharedsvc.solver import backends
+from sharedsvc.solver.backends import relative_gap, solve
 
 
 def knapsack():
@@ -28,14 +28,14 @@ def test_proven_optimum(solver):
 
 
 def test_incumbent_without_proof_is_feasible_with_lp_gap(monkeypatch):
-    real_run = solve_module._run
+    real_run = backends.run_solver
 
     def stopped_early(problem, solver, name):
         real_run(problem, solver, name)
         if solver.mip:  # pretend the time limit stopped the MIP with an incumbent
             problem.sol_status = pulp.LpSolutionIntegerFeasible
 
-    monkeypatch.setattr(solve_module, "_run", stopped_early)
+    monkeypatch.setattr(backends, "run_solver", stopped_early)
     problem, _ = knapsack()
     outcome = solve(problem, "cbc", time_limit=5)
     assert outcome.status == "feasible"
@@ -49,7 +49,7 @@ def test_no_plan_within_time_limit_is_a_solver_error(monkeypatch):
         problem.status = pulp.LpStatusNotSolved
         problem.sol_status = pulp.LpSolutionNoSolutionFound
 
-    monkeypatch.setattr(solve_module, "_run", nothing)
+    monkeypatch.setattr(backends, "run_solver", nothing)
     with pytest.raises(SolverError, match="no plan within the time limit of 2 s"):
         solve(knapsack()[0], "cbc", time_limit=2)
 
@@ -69,25 +69,27 @@ def test_optimiser_combines_block_gaps(engine, monkeypatch):
     """A time-limited block reports its gap through the whole result, never 0 by accident."""
     from conftest import ROOT
 
-    real_run = solve_module._run
+    real_run = backends.run_solver
 
     def stopped_early(problem, solver, name):
         real_run(problem, solver, name)
         if solver.mip:
             problem.sol_status = pulp.LpSolutionIntegerFeasible
 
-    monkeypatch.setattr(solve_module, "_run", stopped_early)
+    monkeypatch.setattr(backends, "run_solver", stopped_early)
     consortium = engine.load(ROOT / "consortia" / "south-east-london.toml")
     result = engine.optimise(consortium, solver="cbc")  # CBC's bound here is the LP's
     assert result.status == "feasible"
     # the independent bound: each service's LP relaxation, solved here with HiGHS
-    from sharedsvc.optimiser import _all_candidates, build_model, make_pricers
+    from sharedsvc.explain import all_candidates
+    from sharedsvc.pipeline import make_pricers
+    from sharedsvc.solver.build import build_model
 
-    pricers = make_pricers(consortium, engine.registry)
-    candidates = _all_candidates(consortium, pricers, consortium.constraints)
+    pricers = make_pricers(consortium, engine.registry, engine.settings)
+    candidates = all_candidates(consortium, pricers, consortium.constraints, engine.settings)
     bound = 0.0
     for service, cands in candidates.items():
-        problem, _ = build_model(pricers, {service: cands}, consortium.constraints, "npv")
+        problem = build_model(pricers, {service: cands}, consortium.constraints, "npv").problem
         problem.solve(pulp.HiGHS(msg=False, mip=False))
         bound += pulp.value(problem.objective)
     total = result.totals["npv"]
@@ -99,7 +101,7 @@ def test_optimiser_combines_block_gaps(engine, monkeypatch):
 def test_highs_bound_is_read_in_the_problem_sense():
     from types import SimpleNamespace
 
-    from sharedsvc.solve import highs_bound
+    from sharedsvc.solver.backends import highs_bound
 
     problem, _ = knapsack()  # a maximisation, which PuLP gives HiGHS negated
     problem.solverModel = SimpleNamespace(getInfo=lambda: SimpleNamespace(mip_dual_bound=-7.0))
@@ -111,7 +113,7 @@ def test_highs_bound_is_read_in_the_problem_sense():
 
 
 def test_cbc_bound_is_read_from_its_log(tmp_path):
-    from sharedsvc.solve import _cbc_bound
+    from sharedsvc.solver.backends import cbc_bound
 
     log = tmp_path / "cbc.log"
     log.write_text(
@@ -119,6 +121,6 @@ def test_cbc_bound_is_read_from_its_log(tmp_path):
         "Upper bound:                    121750657.337\nGap:                            -0.02\n"
     )
     problem, _ = knapsack()  # a maximisation
-    assert _cbc_bound(log, problem) == pytest.approx(121750657.337)
+    assert cbc_bound(log, problem) == pytest.approx(121750657.337)
     log.write_text("Result - Optimal solution found\n\nObjective value: 5\n")
-    assert _cbc_bound(log, problem) is None
+    assert cbc_bound(log, problem) is None

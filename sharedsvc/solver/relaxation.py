@@ -3,8 +3,8 @@
 Large blocks are relaxed straight from the candidates' arrays when every
 constraint with rows gives them as arrays (`Constraint.linear_rows`): making a
 PuLP variable per group took 30 s for 1.5 million groups, the arrays 2 s.
-Variable names are the ones `optimiser.build_model` gives, so plans and kept
-columns read the same from either path.
+Columns are named by `build.column_name`, as in the PuLP model, so plans and
+kept columns read the same from either path.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import attrs
 import numpy as np
 import pulp
 
-from sharedsvc.costmodel import FlatGroups
-from sharedsvc.errors import PluginError
-from sharedsvc.pricing import Candidate, ServicePricer
+from sharedsvc.constants import Objective
+from sharedsvc.pricing.candidates import Candidate
+from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow
-from sharedsvc.solve import _native_stdout_silenced
+from sharedsvc.solver.backends import native_stdout_silenced
+from sharedsvc.solver.build import rule_failed
+from sharedsvc.solver.names import column_name
 
 
 @attrs.frozen
@@ -34,15 +37,10 @@ class Relaxation:
 def _highs():
     import highspy
 
-    with _native_stdout_silenced():
+    with native_stdout_silenced():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h, highspy
-
-
-def column_name(tag: str, position: int) -> str:
-    """The model variable of a service's candidate (as `optimiser.build_model` names it)."""
-    return f"x{tag}_{position}"
 
 
 def from_problem(problem: pulp.LpProblem) -> Relaxation:
@@ -118,22 +116,11 @@ def side_rows(
     return rows
 
 
-def rule_failed(constraint: Constraint, method: str, what: Exception | str) -> PluginError:
-    """The error for a rule plugin's code that raised or broke its contract, naming it."""
-    if isinstance(what, Exception):
-        what = f"raised {type(what).__name__}: {what}"
-    kind = type(constraint)
-    return PluginError(
-        f"rule constraint {kind.__name__} from {kind.__module__!r} "
-        f"({constraint.label or 'no label'}) {what} in {method}"
-    )
-
-
 def from_columns(
     pricers: Mapping[str, ServicePricer],
     candidates: Mapping[str, Sequence[Candidate]],
     rows: Sequence[LinearRow],
-    objective: str,
+    objective: Objective,
 ) -> Relaxation | None:
     """The LP relaxation built from arrays; None when some member has no allowed group.
 
@@ -203,7 +190,7 @@ def restricted_mip(lp: Relaxation, columns: np.ndarray, model=None) -> Relaxatio
     import highspy
 
     full = lp.highs.getLp() if model is None else model
-    starts, index, value = _colwise(full, highspy)
+    starts, index, value = colwise(full)
     lengths = starts[columns + 1] - starts[columns]
     take = np.repeat(starts[columns], lengths) + (
         np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -227,8 +214,10 @@ def restricted_mip(lp: Relaxation, columns: np.ndarray, model=None) -> Relaxatio
     return Relaxation(highs=h, names=[lp.names[i] for i in columns])
 
 
-def _colwise(lp, highspy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def colwise(lp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The constraint matrix of a HighsLp as column starts, row indices and values."""
+    import highspy
+
     matrix = lp.a_matrix_
     starts = np.asarray(matrix.start_)
     index = np.asarray(matrix.index_)

@@ -9,21 +9,20 @@ figures (after), so the enumerator's shortcuts never decide on their own.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 import numpy as np
 
-from sharedsvc.consortium import Consortium
-from sharedsvc.costmodel import FlatGroups
+from sharedsvc.constants import Objective
 from sharedsvc.errors import TooLargeError
-from sharedsvc.pricing import Candidate, ServicePricer
-from sharedsvc.rules import Constraint
-
-MAX_GROUPS_PER_SERVICE = 2_000_000
-"""Beyond this many candidate groups a service would take too long and too much memory."""
+from sharedsvc.model.consortium import Consortium
+from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.pricing.pricer import Figures, Group, ServicePricer
+from sharedsvc.rules import Constraint, FigureContext
 
 
 def all_groups(count: int, max_size: int) -> Iterator[tuple[int, ...]]:
@@ -61,6 +60,85 @@ def count_all_groups(count: int, max_size: int) -> int:
     return sum(math.comb(count, k) for k in range(2, max_size + 1))
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class Candidate:
+    """A group that may be chosen for a service, with its figures. A plain value: the
+    stages after pricing refer to candidates by their position in a service's list."""
+
+    service: str
+    indices: tuple[int, ...]
+    """Positions among the service's sharers, ascending."""
+    members: tuple[str, ...]
+    """Member ids, sorted."""
+    annual_saving: float
+    transition_cost: float
+    npv: float
+
+    @property
+    def size(self) -> int:
+        return len(self.indices)
+
+    def value(self, objective: Objective) -> float:
+        return self.npv if objective == Objective.NPV else self.annual_saving
+
+
+def make_candidates(
+    pricer: ServicePricer, groups: Sequence[Group], figures: Figures
+) -> list[Candidate]:
+    """Candidate values for priced groups."""
+    ids = pricer.ids
+    service = pricer.service.id
+    return [
+        Candidate(
+            service=service,
+            indices=group,
+            members=tuple(sorted(ids[i] for i in group)),
+            annual_saving=saving,
+            transition_cost=transition,
+            npv=npv,
+        )
+        for group, saving, transition, npv in zip(
+            groups,
+            figures.saving.tolist(),
+            figures.transition.tolist(),
+            figures.npv.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def singleton(pricer: ServicePricer, index: int) -> Candidate:
+    """A member alone: saving, transition and npv are zero by definition."""
+    return Candidate(
+        service=pricer.service.id,
+        indices=(index,),
+        members=(pricer.ids[index],),
+        annual_saving=0.0,
+        transition_cost=0.0,
+        npv=0.0,
+    )
+
+
+def figure_check(constraint: Constraint, context: FigureContext) -> Callable[[Candidate], bool]:
+    """`constraint.allows_figures` for one service; rules written before the `context`
+    argument arrived (``allows_figures(self, candidate)``) are called as they expect."""
+    method = constraint.allows_figures
+    parameters = inspect.signature(method).parameters.values()
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return lambda candidate: method(candidate, context)
+    return method
+
+
+def figure_context(pricer: ServicePricer, objective: Objective) -> FigureContext:
+    """What `Constraint.allows_figures` sees of the service's allocation."""
+    return FigureContext(
+        service=pricer.service.id,
+        objective=objective,
+        allocate=lambda candidate: pricer.allocation(candidate.indices, candidate.npv),
+    )
+
+
 @attrs.frozen(kw_only=True)
 class ServiceCandidates:
     """A service's candidates, and how many groups were enumerated and pruned."""
@@ -79,12 +157,14 @@ def service_candidates(
     constraints: Sequence[Constraint],
     *,
     prune: bool = True,
+    max_groups: int,
 ) -> ServiceCandidates:
     """Priced candidates of a service allowed by `constraints`, singletons included.
 
     With `prune`, groups that cannot be in some optimal plan are dropped, by the
     two rules in `docs/optimiser.md`; each is checked to be safe for the
     constraints in force, and a test compares pruned and unpruned optima.
+    `max_groups` is the most groups the service may have (`Settings`).
     """
     service = pricer.service.id
     ids = pricer.ids
@@ -100,8 +180,8 @@ def service_candidates(
         groups_iter = connected_groups(adjacency, max_size)
     else:
         total = count_all_groups(count, max_size)
-        if total > MAX_GROUPS_PER_SERVICE:
-            raise _too_large(service, count, max_size, total)
+        if total > max_groups:
+            raise _too_large(service, count, max_size, total, max_groups)
         groups_iter = all_groups(count, max_size)
 
     checks = [
@@ -119,52 +199,48 @@ def service_candidates(
 
     groups = []
     for n, group in enumerate(groups_iter):
-        if n >= MAX_GROUPS_PER_SERVICE:
-            raise _too_large(service, count, max_size, None)
+        if n >= max_groups:
+            raise _too_large(service, count, max_size, None, max_groups)
         if allowed(group):
             groups.append(group)
     enumerated = len(groups)
-    saving, transition, npv = pricer.price_arrays(groups)
+    figures = pricer.figures(groups)
     prunable = prune and all(c.allows_pruning(service) for c in constraints)
+    objective = consortium.objective
     worthless = 0
     if prunable:
-        value = npv if consortium.objective == "npv" else saving
+        value = figures.npv if objective == Objective.NPV else figures.saving
         keep = value > 0
         worthless = int(len(groups) - keep.sum())
         groups = [g for g, k in zip(groups, keep.tolist(), strict=True) if k]
-        saving, transition, npv = saving[keep], transition[keep], npv[keep]
+        figures = figures[keep]
+    context = figure_context(pricer, objective)
     figure_checks = [
-        c for c in constraints if type(c).allows_figures is not Constraint.allows_figures
+        figure_check(c, context)
+        for c in constraints
+        if type(c).allows_figures is not Constraint.allows_figures
     ]
     singles = [
         cand
-        for cand in (pricer.singleton(i) for i in range(count) if allowed((i,)))
-        if all(c.allows_figures(cand) for c in figure_checks)
+        for cand in (singleton(pricer, i) for i in range(count) if allowed((i,)))
+        if all(check(cand) for check in figure_checks)
     ]
     if figure_checks:  # the checks read candidates, so make them for every group first
-        made = pricer.candidates(groups, saving, transition, npv)
-        passing = [all(c.allows_figures(cand) for c in figure_checks) for cand in made]
-        made = [cand for cand, ok in zip(made, passing, strict=True) if ok]
+        made = make_candidates(pricer, groups, figures)
+        passing = [all(check(cand) for check in figure_checks) for cand in made]
         keep = np.array(passing, dtype=bool)
-        groups = [cand.indices for cand in made]
-        saving, transition, npv = saving[keep], transition[keep], npv[keep]
-    else:
-        made = None
+        groups = [g for g, k in zip(groups, passing, strict=True) if k]
+        figures = figures[keep]
     dominated = 0
     if prunable and groups:
-        value = npv if consortium.objective == "npv" else saving
-        keep = ~dominated_groups(groups, value, transition)
+        value = figures.npv if objective == Objective.NPV else figures.saving
+        keep = ~dominated_groups(groups, value, figures.transition)
         dominated = int(len(groups) - keep.sum())
-        if made is not None:
-            made = [cand for cand, k in zip(made, keep.tolist(), strict=True) if k]
-        else:
-            groups = [g for g, k in zip(groups, keep.tolist(), strict=True) if k]
-            saving, transition, npv = saving[keep], transition[keep], npv[keep]
-    if made is None:
-        made = pricer.candidates(groups, saving, transition, npv)
+        groups = [g for g, k in zip(groups, keep.tolist(), strict=True) if k]
+        figures = figures[keep]
     return ServiceCandidates(
         service=service,
-        candidates=singles + made,
+        candidates=singles + make_candidates(pricer, groups, figures),
         enumerated=enumerated,
         pruned_worthless=worthless,
         pruned_dominated=dominated,
@@ -215,11 +291,13 @@ def dominated_groups(
     return dominated
 
 
-def _too_large(service: str, count: int, max_size: int, total: int | None) -> TooLargeError:
-    amount = f"{total:,}" if total is not None else f"more than {MAX_GROUPS_PER_SERVICE:,}"
+def _too_large(
+    service: str, count: int, max_size: int, total: int | None, limit: int
+) -> TooLargeError:
+    amount = f"{total:,}" if total is not None else f"more than {limit:,}"
     return TooLargeError(
         f"service {service!r} has {count} sharing members and groups of up to {max_size}: "
         f"{amount} candidate groups, more than sharedsvc can price and solve "
-        f"(the limit is {MAX_GROUPS_PER_SERVICE:,}); set constraints.max_group_size lower, "
+        f"(the limit is {limit:,}); set constraints.max_group_size lower, "
         f"or list the service in constraints.contiguous so only neighbours group"
     )

@@ -22,16 +22,8 @@ import attrs
 import numpy as np
 import pulp
 
-from sharedsvc import relaxation
-
-RESTRICTED_EXTRA = 0.05
-"""Share of all columns (best reduced cost first) added to the restricted MIP..."""
-RESTRICTED_MINIMUM = 2000
-"""...and at least this many..."""
-RESTRICTED_MAXIMUM = 20_000
-"""...and at most this many: the restricted MIP must be quick."""
-RESTRICTED_SECONDS = 10.0
-"""At most this long for the restricted MIP: its plan is a means, not the end."""
+from sharedsvc.settings import Settings
+from sharedsvc.solver import relaxation
 
 
 @attrs.frozen(kw_only=True)
@@ -52,19 +44,33 @@ class Reduction:
 
 
 def reduce_model(
-    problem: pulp.LpProblem, always_keep: Collection[str], time_limit: float | None = None
+    problem: pulp.LpProblem,
+    always_keep: Collection[str],
+    time_limit: float | None = None,
+    *,
+    settings: Settings,
 ) -> Reduction | None:
     """LP, restricted MIP and reduced-cost fixing of a PuLP model; see `reduce_relaxation`."""
-    return reduce_relaxation(relaxation.from_problem(problem), always_keep, time_limit)
+    return reduce_relaxation(
+        relaxation.from_problem(problem), always_keep, time_limit, settings=settings
+    )
 
 
 def reduce_relaxation(
     lp: relaxation.Relaxation,
     always_keep: Collection[str],
     time_limit: float | None = None,
-    restricted_seconds: float = RESTRICTED_SECONDS,
+    restricted_seconds: float | None = None,
+    *,
+    settings: Settings,
 ) -> Reduction | None:
-    """LP, restricted MIP and reduced-cost fixing; None if the LP could not be solved."""
+    """LP, restricted MIP and reduced-cost fixing; None if the LP could not be solved.
+
+    The restricted MIP's size and time come from `settings` (`restricted_*`);
+    `restricted_seconds` overrides its time (0: no restricted MIP).
+    """
+    if restricted_seconds is None:
+        restricted_seconds = settings.restricted_seconds
     started = time.perf_counter()
     import highspy
 
@@ -89,7 +95,10 @@ def reduce_relaxation(
     restricted_optimal = False
     if restricted_seconds > 0:
         restricted |= (x > 1e-9) | keep_always
-        extra = min(RESTRICTED_MAXIMUM, max(RESTRICTED_MINIMUM, int(RESTRICTED_EXTRA * len(names))))
+        extra = min(
+            settings.restricted_maximum,
+            max(settings.restricted_minimum, int(settings.restricted_extra * len(names))),
+        )
         restricted[np.argsort(-reduced, kind="stable")[:extra]] = True
         restricted_idx = np.flatnonzero(restricted)
         mip = relaxation.restricted_mip(lp, restricted_idx, model)
@@ -148,9 +157,7 @@ def rounded_plan(model, x: np.ndarray, fill: np.ndarray) -> np.ndarray | None:
     its upper bound. It is a plan only if every row then meets its lower bound too,
     which is checked, so it holds for any rows the constraints add.
     """
-    import highspy
-
-    starts, rows, values = relaxation._colwise(model, highspy)
+    starts, rows, values = relaxation.colwise(model)
     lower = np.asarray(model.row_lower_)
     upper = np.asarray(model.row_upper_)
     cost = np.asarray(model.col_cost_)

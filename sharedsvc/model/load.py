@@ -7,37 +7,43 @@ evaluated or imported, and the file is opened read-only.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from sharedsvc.consortium import (
-    MEMBER_KINDS,
-    OBJECTIVES,
+from sharedsvc.appraisal import allocation
+from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
+from sharedsvc.errors import ConsortiumError, Problem
+from sharedsvc.model import validate
+from sharedsvc.model.consortium import (
     Consortium,
     Location,
     Member,
+    Participant,
     Participation,
     Service,
 )
-from sharedsvc.costmodel import Field, Participant, show_value
-from sharedsvc.errors import ConsortiumError, Problem
-from sharedsvc.plugins import Registry
+from sharedsvc.model.fields import Field, show_value
 from sharedsvc.rules import ParseContext
+
+if TYPE_CHECKING:
+    from sharedsvc.plugins import Registry
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TOP_LEVEL = ("consortium", "members", "services", "constraints")
 CONSORTIUM_KEYS = ("name", "horizon_years", "discount_rate", "objective")
 MEMBER_KEYS = ("name", "kind", "population", "location", "neighbours", "services")
-MAX_HORIZON = 100
 MAX_FILE_BYTES = 50_000_000
+DEFAULT_MAX_SHAPLEY_SIZE = 16
+"""`Settings.max_shapley_size`; engines pass their own."""
 
 
-def read_consortium(path: str | Path, registry: Registry) -> Consortium:
+def read_consortium(
+    path: str | Path, registry: Registry, *, max_shapley_size: int = DEFAULT_MAX_SHAPLEY_SIZE
+) -> Consortium:
     """Load and validate a consortium file."""
     source = str(path)
     file = Path(path)
@@ -65,22 +71,31 @@ def read_consortium(path: str | Path, registry: Registry) -> Consortium:
         raise ConsortiumError(
             source, [Problem("", f"expected UTF-8 text; byte {exc.start} is not valid UTF-8")]
         ) from None
-    return parse_consortium(text, source=source, registry=registry)
+    return parse_consortium(
+        text, source=source, registry=registry, max_shapley_size=max_shapley_size
+    )
 
 
-def parse_consortium(text: str, *, source: str = "<string>", registry: Registry) -> Consortium:
+def parse_consortium(
+    text: str,
+    *,
+    source: str = "<string>",
+    registry: Registry,
+    max_shapley_size: int = DEFAULT_MAX_SHAPLEY_SIZE,
+) -> Consortium:
     """Validate consortium TOML given as text."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConsortiumError(source, [Problem("", f"not valid TOML: {exc}")]) from None
-    return _Loader(source, registry).load(raw)
+    return _Loader(source, registry, max_shapley_size).load(raw)
 
 
 class _Loader:
-    def __init__(self, source: str, registry: Registry):
+    def __init__(self, source: str, registry: Registry, max_shapley_size: int):
         self.source = source
         self.registry = registry
+        self.max_shapley_size = max_shapley_size
         self.problems: list[Problem] = []
 
     def problem(self, path: str, message: str) -> None:
@@ -127,47 +142,39 @@ class _Loader:
             members=tuple(members),
             services=tuple(services.values()),
             participations=tuple(participations),
-            allocation=constraint_table.get("allocation", "proportional"),
+            allocation=constraint_table.get("allocation", AllocationRule.PROPORTIONAL),
             settings=constraint_table,
             **settings,
         )
         constraints = self.constraints(constraint_table, consortium)
         if self.problems:
             raise ConsortiumError(self.source, self.problems)
-        return attrs.evolve(consortium, constraints=tuple(constraints))
+        consortium = attrs.evolve(consortium, constraints=tuple(constraints))
+        self.allocation_sizes(consortium)
+        if self.problems:
+            raise ConsortiumError(self.source, self.problems)
+        return consortium
+
+    def allocation_sizes(self, consortium: Consortium) -> None:
+        """Refuse now an allocation rule that cannot share out the largest allowed group."""
+        largest = {s.id: validate.largest_group(consortium, s.id) for s in consortium.services}
+        self.problems += allocation.size_problems(
+            consortium.allocation, largest, self.max_shapley_size
+        )
 
     def settings(self, head: dict) -> dict[str, Any]:
         name = head.get("name", Path(self.source).stem)
-        if not isinstance(name, str) or not name.strip():
-            self.problem("consortium.name", f"expected a non-empty string, got {show_value(name)}")
         horizon = head.get("horizon_years", 5)
-        if (
-            isinstance(horizon, bool)
-            or not isinstance(horizon, int)
-            or not 1 <= horizon <= MAX_HORIZON
-        ):
-            self.problem(
-                "consortium.horizon_years",
-                f"expected a whole number of years from 1 to {MAX_HORIZON}, "
-                f"got {show_value(horizon)}",
-            )
         rate = head.get("discount_rate", 0.035)
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, int | float)
-            or not math.isfinite(rate)
-            or not 0 <= rate < 1
-        ):
-            self.problem(
-                "consortium.discount_rate",
-                f"expected a rate from 0 to below 1 (0.035 is 3.5%), got {show_value(rate)}",
-            )
         objective = head.get("objective", "npv")
-        if objective not in OBJECTIVES:
-            self.problem(
-                "consortium.objective",
-                f"expected one of {', '.join(OBJECTIVES)}, got {show_value(objective)}",
-            )
+        for key, problem in (
+            ("name", validate.name_problem(name)),
+            ("horizon_years", validate.horizon_problem(horizon)),
+            ("discount_rate", validate.discount_rate_problem(rate)),
+            ("objective", validate.choice_problem(objective, Objective)),
+        ):
+            if problem:
+                self.problem(f"consortium.{key}", problem)
         return {
             "name": name,
             "horizon_years": horizon,

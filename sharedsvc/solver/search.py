@@ -44,31 +44,13 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 
-from sharedsvc.costmodel import FlatGroups
+from sharedsvc.constants import SearchStop
+from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.settings import Settings
 
 MAX_MEMBERS = 63
-"""The covered set is a 64-bit mask with a bit to spare, so at most 63 members."""
-
-MAX_FRONTIER = 12
-"""Services whose search order has a wider frontier are left to the MIP (`frontier_width`)."""
-
-MAX_STATES = 10_000_000
-"""States one search may keep (about 30 bytes each) before it gives up."""
-
-BEAM_WIDTH = 2000
-"""States kept per step by the quick first pass that looks for a good plan..."""
-
-BEAM_PAIRS = 8_000_000
-"""...or fewer, so that it tries at most this many (state, group) pairs a step: London's
-SEN transport service has up to 3,054 groups headed by one member (beam 2,000)."""
-
-PAIRS_PER_CHUNK = 2_000_000
-"""(state, group) pairs tried at once: bounds the working memory of one step."""
-
-FIRST_BUDGET_SHARE = 1e-4
-"""The first search allows this share of the LP bound (or the whole gap, if smaller):
-starting from the gap instead made one search of London's HR service meet 5.1 million
-states where 19,000 were enough."""
+"""The covered set is a 64-bit mask with a bit to spare, so at most 63 members (a hard
+limit of the method, not a tuning knob: the tuning limits are in `Settings`)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -81,9 +63,9 @@ class Search:
     bound: float
     """No plan is worth more than this."""
     states: int
-    stopped: str | None = None
+    stopped: SearchStop | None = None
     """None when the search ran to its end, so that its plan (or, if it found none, the
-    plan worth the floor) is optimal; else "time" or "states"."""
+    plan worth the floor) is optimal; else why it stopped."""
 
 
 def pair_graph(members: int, groups: FlatGroups) -> np.ndarray:
@@ -194,8 +176,9 @@ def _search(
     budget: float,
     deadline: float | None,
     max_states: int,
+    pairs_per_chunk: int,
     beam: int | None = None,
-) -> tuple[np.ndarray | None, int, str | None, bool]:
+) -> tuple[np.ndarray | None, int, SearchStop | None, bool]:
     """Every partition losing at most `budget`: the positions of the best one, or None.
 
     Also: states met, why it stopped early (or None), and whether the budget cut
@@ -231,7 +214,7 @@ def _search(
         ids = offset + np.arange(len(masks))
         offset += len(masks)
         if offset > max_states:
-            return None, offset, "states", cut
+            return None, offset, SearchStop.STATES, cut
         if head == members:  # the one complete state
             return _walk_back(kept_parents, kept_columns, offset - 1), offset, None, cut
         group_masks, group_losses = columns.masks[head], columns.losses[head]
@@ -241,9 +224,9 @@ def _search(
         start = 0
         while start < len(masks):
             if deadline is not None and time.perf_counter() > deadline:
-                return None, offset, "time", cut
+                return None, offset, SearchStop.TIME, cut
             base = ends[start - 1] if start else 0
-            stop = max(start + 1, int(np.searchsorted(ends, base + PAIRS_PER_CHUNK, side="right")))
+            stop = max(start + 1, int(np.searchsorted(ends, base + pairs_per_chunk, side="right")))
             count = tries[start:stop]
             state = np.repeat(np.arange(start, stop), count)
             group = np.arange(len(state)) - np.repeat(np.cumsum(count) - count, count)
@@ -277,8 +260,9 @@ def partition_search(
     duals: np.ndarray,
     floor: float | None,
     *,
+    settings: Settings,
     deadline: float | None = None,
-    max_states: int = MAX_STATES,
+    max_states: int | None = None,
     progress: Callable[[str], None] | None = None,
     order: np.ndarray | None = None,
 ) -> Search:
@@ -289,7 +273,11 @@ def partition_search(
     it, and if none finds a better plan, the bound returned is `floor` (that plan
     is optimal). A bound of minus infinity means no partition exists. `order` is the
     members' order (default `search_order`; any order gives the same answer).
+    `settings` gives the beam and memory limits (`max_states` overrides its
+    `search_max_states`).
     """
+    max_states = settings.search_max_states if max_states is None else max_states
+    chunk = settings.pairs_per_chunk
     if members > MAX_MEMBERS:
         raise ValueError(f"{members} members: the search handles at most {MAX_MEMBERS}")
     if len(values) == 0:  # nothing to cover anyone with
@@ -302,10 +290,10 @@ def partition_search(
     order = search_order(members, groups) if order is None else order
     columns = _columns(members, groups, losses, order)
     plan, states = None, 0
-    if BEAM_WIDTH:  # a quick plan first: it narrows the gap the exact searches must cover
+    if settings.beam_width:  # a quick plan first: it narrows the gap the exact searches cover
         most = max(len(masks) for masks in columns.masks)
-        beam = max(1, min(BEAM_WIDTH, BEAM_PAIRS // max(1, most)))
-        plan, states, _, _ = _search(members, columns, math.inf, deadline, max_states, beam)
+        beam = max(1, min(settings.beam_width, settings.beam_pairs // max(1, most)))
+        plan, states, _, _ = _search(members, columns, math.inf, deadline, max_states, chunk, beam)
         if plan is not None:
             value = float(values[plan].sum())
             if floor is not None and value <= floor:
@@ -313,11 +301,11 @@ def partition_search(
             else:
                 floor = value
     widest = math.inf if floor is None else max(0.0, ceiling - floor) + tolerance
-    budget = min(widest, max(abs(ceiling) * FIRST_BUDGET_SHARE, tolerance))
+    budget = min(widest, max(abs(ceiling) * settings.first_budget_share, tolerance))
     bound, previous = ceiling, 0
     while True:
         started = time.perf_counter()
-        found, met, stopped, cut = _search(members, columns, budget, deadline, max_states)
+        found, met, stopped, cut = _search(members, columns, budget, deadline, max_states, chunk)
         states += met
         if stopped is not None:
             return Search(columns=plan, bound=bound, states=states, stopped=stopped)
@@ -335,6 +323,6 @@ def partition_search(
         if budget >= widest:
             return Search(columns=plan, bound=max(bound, floor), states=states)
         if met * max(2.0, met / max(previous, 1)) > max_states:  # the next would outgrow it
-            return Search(columns=plan, bound=bound, states=states, stopped="states")
+            return Search(columns=plan, bound=bound, states=states, stopped=SearchStop.STATES)
         previous = met
         budget = min(widest, 2 * budget)

@@ -1,7 +1,8 @@
 """The validated, immutable picture of a consortium that every later stage reads.
 
-Nothing here parses or checks user input: `load.py` does that and reports problems
-with key paths; these classes only hold what it found.
+Nothing here parses user input: `load.py` does that and reports problems with key
+paths; these classes only hold what it found. A consortium changed with
+`attrs.evolve` is checked again by `validate.check` before anything uses it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from sharedsvc.constants import AllocationRule, Objective
+
 if TYPE_CHECKING:
     from sharedsvc.rules import Constraint
-
-MEMBER_KINDS = ("council", "nhs", "police", "fire", "other")
-OBJECTIVES = ("npv", "annual")
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
+
+
+def _enum_or_text(kind):
+    """Keep a known value as its enum, anything else as given, for `validate` to report."""
+
+    def convert(value):
+        try:
+            return kind(value)
+        except ValueError:
+            return value
+
+    return convert
 
 
 @attrs.frozen(kw_only=True)
@@ -41,6 +53,14 @@ class Member:
 
 
 @attrs.frozen(kw_only=True)
+class Participant:
+    """What a cost model sees of a member taking part: who it is and its fields."""
+
+    member: Member
+    fields: Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
 class Participation:
     """A member's data for one service: the cost model's fields, and whether it shares."""
 
@@ -48,6 +68,9 @@ class Participation:
     service: str
     fields: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
     share: bool = True
+
+    def participant(self) -> Participant:
+        return Participant(member=self.member, fields=self.fields)
 
 
 @attrs.frozen(kw_only=True)
@@ -65,8 +88,10 @@ class Consortium:
     """Where it was read from (a path, or "<string>"), for messages."""
     horizon_years: int = 5
     discount_rate: float = 0.035
-    objective: str = "npv"
-    allocation: str = "proportional"
+    objective: Objective = attrs.field(default=Objective.NPV, converter=_enum_or_text(Objective))
+    allocation: AllocationRule = attrs.field(
+        default=AllocationRule.PROPORTIONAL, converter=_enum_or_text(AllocationRule)
+    )
     members: tuple[Member, ...]
     services: tuple[Service, ...]
     participations: tuple[Participation, ...]

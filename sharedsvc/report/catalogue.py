@@ -14,8 +14,10 @@ from typing import Any
 
 from tabulate import tabulate
 
-from sharedsvc.costmodel import REQUIRED, CostModel, Field
+from sharedsvc.errors import UsageError
+from sharedsvc.model.fields import REQUIRED, Field
 from sharedsvc.plugins import Registry
+from sharedsvc.pricing.costmodel import CostModel
 
 FORMATS = ("table", "json", "markdown")
 
@@ -119,8 +121,6 @@ def _only(data: dict[str, Any], name: str) -> dict[str, Any]:
     models = {k: v for k, v in data["cost_models"].items() if k == name}
     rules = {k: v for k, v in data["rules"].items() if k == name}
     if not models and not rules:
-        from sharedsvc.errors import UsageError
-
         known = ", ".join(sorted([*data["cost_models"], *data["rules"]]))
         raise UsageError(f"no cost model or rule named {name!r}; installed: {known}")
     return {**data, "cost_models": models, "rules": rules, "failures": []}
@@ -161,7 +161,7 @@ defaults and the source of every default. Where no published figure exists, the 
 column says so. This page is generated from the models themselves; after changing a
 model, regenerate it with
 
-    python -m sharedsvc.catalogue > docs/cost-models.md
+    sharedsvc plugins --reference > docs/cost-models.md
 
 A test fails while it is out of date.
 
@@ -170,9 +170,3 @@ A test fails while it is out of date.
 
 def reference_markdown(registry: Registry) -> str:
     return REFERENCE_HEADER + render(describe(registry), "markdown")
-
-
-if __name__ == "__main__":
-    from sharedsvc.engine import Engine
-
-    sys.stdout.write(reference_markdown(Engine.create(autoload=False).registry))

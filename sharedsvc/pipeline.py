@@ -1,0 +1,249 @@
+"""The run: price -> candidates -> blocks -> solve -> results (-> why, when infeasible).
+
+Each stage is a module of its own; this one only strings them together, keeps
+the clock and the statistics, and assembles the `Result`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pulp
+
+from sharedsvc import explain
+from sharedsvc.constants import Status
+from sharedsvc.errors import PluginError, TooLargeError
+from sharedsvc.model import validate
+from sharedsvc.model.consortium import Consortium
+from sharedsvc.output import write_file_atomically
+from sharedsvc.plugins import Registry
+from sharedsvc.pricing.candidates import Candidate, ServiceCandidates, service_candidates
+from sharedsvc.pricing.pricer import ServicePricer
+from sharedsvc.results import GroupResult, Result, RunStats, ServiceResult
+from sharedsvc.settings import Settings
+from sharedsvc.solver.backends import Outcome, backend, relative_gap
+from sharedsvc.solver.blocks import Stopwatch, blocks, run_jobs
+from sharedsvc.solver.build import build_model
+from sharedsvc.solver.strategy import Block, BlockSolution, solve_block
+
+Progress = Callable[[str], None]
+
+
+def quiet(message: str) -> None:
+    """The default progress callback: say nothing."""
+
+
+def make_pricers(
+    consortium: Consortium, registry: Registry, settings: Settings
+) -> dict[str, ServicePricer]:
+    """A pricer per service; a `PluginError` when this registry lacks a service's model
+    (a consortium loaded by another engine, with a plugin this one does not have)."""
+    missing = sorted({s.model for s in consortium.services} - set(registry.cost_models))
+    if missing:
+        known = ", ".join(sorted(registry.cost_models)) or "none"
+        raise PluginError(
+            f"cost model {', '.join(map(repr, missing))} is not registered with this engine "
+            f"(it has {known}); optimise with the engine that loaded the consortium, or "
+            "register the plugin that provides it"
+        )
+    return {
+        s.id: ServicePricer(
+            consortium,
+            s.id,
+            registry.cost_models[s.model],
+            registry.owner_of_model(s.model),
+            max_shapley_size=settings.max_shapley_size,
+        )
+        for s in consortium.services
+    }
+
+
+def optimise(
+    consortium: Consortium,
+    registry: Registry,
+    settings: Settings,
+    *,
+    progress: Progress = quiet,
+    write_model: str | Path | None = None,
+) -> Result:
+    """Optimise every service's grouping; see `Result` for what comes back."""
+    started = time.perf_counter()
+    validate.check(consortium)
+    backend(settings.solver)  # refuse an unknown or missing solver before any work
+    deadline = None if settings.time_limit is None else started + settings.time_limit
+    pricers = make_pricers(consortium, registry, settings)
+    constraints = consortium.constraints
+    found = _price(consortium, pricers, settings, progress)
+    candidates = {f.service: f.candidates for f in found}
+    total = sum(len(c) for c in candidates.values())
+    progress(f"{total:,} candidate groups priced")
+    if total > settings.large_model and settings.time_limit is None:
+        progress(
+            f"a large model ({total:,} groups): proving it optimal may take many minutes; "
+            "--time-limit returns the best plan found with its proven gap, and "
+            "constraints.max_group_size or constraints.contiguous make it smaller"
+        )
+    if write_model is not None:
+        _write_model(write_model, pricers, candidates, consortium)
+    ordered = sorted(  # smallest first, so that the hardest block gets what time is left
+        blocks(list(candidates), constraints), key=lambda b: sum(len(candidates[s]) for s in b)
+    )
+    priced = time.perf_counter()
+    stopwatches: list[Stopwatch] = []
+
+    def job(services: list[str]) -> BlockSolution | None:
+        block_deadline = None
+        if deadline is not None:
+            block_deadline = max(time.perf_counter() + settings.minimum_block_seconds, deadline)
+        building = Stopwatch()
+        stopwatches.append(building)  # one per block: the blocks run in threads
+        return solve_block(
+            Block(
+                pricers=pricers,
+                candidates={s: candidates[s] for s in services},
+                constraints=constraints,
+                objective=consortium.objective,
+                settings=settings,
+                progress=progress,
+                deadline=block_deadline,
+                building=building,
+            )
+        )
+
+    chosen: dict[str, list[Candidate]] = {}
+    outcomes: list[Outcome] = []
+    for solved in run_jobs(job, ordered, settings.thread_count()):
+        if solved is None:
+            outcomes.append(Outcome(status=Status.INFEASIBLE, gap=None, solver=settings.solver))
+            break
+        outcomes.append(solved.outcome)
+        if solved.outcome.status == Status.INFEASIBLE:
+            break
+        chosen.update(
+            {s: [candidates[s][j] for j in positions] for s, positions in solved.picked.items()}
+        )
+    stats = RunStats(
+        groups_enumerated=sum(f.enumerated for f in found),
+        groups_pruned=sum(f.pruned_worthless + f.pruned_dominated for f in found),
+        candidates=total,
+        blocks=len(ordered),
+        price_seconds=priced - started,
+        build_seconds=sum(watch.seconds for watch in stopwatches),
+        solve_seconds=time.perf_counter() - priced,
+    )
+    common = {
+        "consortium": consortium.name,
+        "objective": consortium.objective,
+        "kinds": {m.id: m.kind for m in consortium.members},
+        "participation": {
+            m.id: tuple(p.service for p in consortium.participations if p.member.id == m.id)
+            for m in consortium.members
+        },
+        "solver": "+".join(sorted({str(o.solver) for o in outcomes if o.solver}))
+        or settings.solver,
+    }
+    if any(o.status == Status.INFEASIBLE for o in outcomes):
+        progress("infeasible: looking for the constraints that clash")
+        conflicts = explain.clashing_constraints(consortium, pricers, settings)
+        return Result(
+            status=Status.INFEASIBLE,
+            gap=None,
+            conflicts=tuple(conflicts),
+            seconds=time.perf_counter() - started,
+            **common,
+        )
+    optimal = all(o.status == Status.OPTIMAL for o in outcomes)
+    gap = (
+        0.0
+        if optimal
+        else relative_gap(sum(o.objective for o in outcomes), sum(o.bound for o in outcomes))
+    )
+    services = tuple(
+        _service_result(consortium, pricers[s.id], chosen[s.id]) for s in consortium.services
+    )
+    members = {m.id: 0.0 for m in consortium.members}
+    for service in services:
+        for group in service.groups:
+            for member, share in group.allocation.items():
+                members[member] += share
+    return Result(
+        stats=stats,
+        status=Status.OPTIMAL if optimal else Status.FEASIBLE,
+        gap=gap,
+        services=services,
+        members=members,
+        seconds=time.perf_counter() - started,
+        **common,
+    )
+
+
+def _price(
+    consortium: Consortium,
+    pricers: dict[str, ServicePricer],
+    settings: Settings,
+    progress: Progress,
+) -> list[ServiceCandidates]:
+    """Each service's priced candidates, refused when they outgrow memory."""
+    found: list[ServiceCandidates] = []
+    for service in consortium.services:
+        started = time.perf_counter()
+        found.append(
+            service_candidates(
+                consortium,
+                pricers[service.id],
+                consortium.constraints,
+                prune=settings.prune,
+                max_groups=settings.max_groups_per_service,
+            )
+        )
+        progress(
+            f"{service.id}: {found[-1].enumerated:,} groups, {len(found[-1].candidates):,} "
+            f"kept after pruning ({time.perf_counter() - started:.1f} s)"
+        )
+        kept = sum(len(f.candidates) for f in found)
+        if kept > settings.max_candidates:
+            raise TooLargeError(
+                f"{kept:,} candidate groups after pruning, over {len(found)} services: more "
+                f"than sharedsvc holds in memory (the limit is {settings.max_candidates:,}); "
+                "set constraints.max_group_size lower, or make services contiguous"
+            )
+    return found
+
+
+def _write_model(path, pricers, candidates, consortium: Consortium) -> None:
+    whole = build_model(pricers, candidates, consortium.constraints, consortium.objective)
+    if whole is None:
+        return
+    # As a minimisation of minus the objective: every MPS reader (CBC 2.10 included)
+    # understands that, while OBJSENSE sections are not read everywhere.
+    write_file_atomically(path, lambda tmp: whole.problem.writeMPS(tmp, mpsSense=pulp.LpMinimize))
+
+
+def _service_result(
+    consortium: Consortium, pricer: ServicePricer, chosen: Sequence[Candidate]
+) -> ServiceResult:
+    service = pricer.service
+    groups = sorted(
+        (
+            GroupResult(
+                members=c.members,
+                annual_saving=c.annual_saving,
+                transition_cost=c.transition_cost,
+                npv=c.npv,
+                allocation=pricer.allocation(c.indices, c.npv),
+            )
+            for c in chosen
+            if c.size >= 2
+        ),
+        key=lambda g: g.members,
+    )
+    alone = [c.members[0] for c in chosen if c.size == 1]
+    alone += [p.member.id for p in consortium.participants(service.id) if not p.share]
+    return ServiceResult(
+        service=service.id,
+        model=service.model,
+        groups=tuple(groups),
+        standalone=tuple(sorted(alone)),
+    )

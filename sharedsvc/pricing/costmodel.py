@@ -1,0 +1,98 @@
+"""What a cost-model plugin is: its declared fields and parameters, and how it prices.
+
+A cost model answers three questions for a service: what a member spends alone
+(`standalone_cost`), what a group would spend a year (`group_running_cost`) and
+what forming the group costs once (`group_transition_cost`). The engine derives
+saving and NPV from those; a model never discounts. `price_groups` prices many
+groups at once and is the hot path: override it with array code when it matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from sharedsvc.model.consortium import Participant
+from sharedsvc.model.fields import Field
+
+
+@attrs.frozen(kw_only=True)
+class GroupPrices:
+    """Figures for many groups at once, one array entry per group."""
+
+    running: np.ndarray
+    """Pounds a year the group spends once shared (>= 0)."""
+    transition: np.ndarray
+    """One-off pounds to form the group (>= 0)."""
+    income: np.ndarray | None = None
+    """Pounds a year of added income that sharing brings (recoveries); None means none."""
+
+
+class CostModel:
+    """Base class of cost-model plugins. Subclass, declare, implement, register.
+
+    A group's annual saving is the sum of its members' standalone costs, less
+    its running cost, plus any added income. Groups of one save nothing.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    member_fields: ClassVar[tuple[Field, ...]] = ()
+    parameters: ClassVar[tuple[Field, ...]] = ()
+
+    def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
+        """Pounds a year this member spends on the service alone."""
+        raise NotImplementedError
+
+    def group_running_cost(
+        self, participants: Sequence[Participant], params: Mapping[str, Any]
+    ) -> float:
+        """Pounds a year the group spends on the service once shared."""
+        raise NotImplementedError
+
+    def group_transition_cost(
+        self, participants: Sequence[Participant], params: Mapping[str, Any]
+    ) -> float:
+        """One-off pounds to form the group (systems, TUPE, programme team)."""
+        return 0.0
+
+    def group_added_income(
+        self, participants: Sequence[Participant], params: Mapping[str, Any]
+    ) -> float:
+        """Pounds a year of income the group gains by sharing (fraud recoveries, say)."""
+        return 0.0
+
+    def check_participant(
+        self, participant: Participant, params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        """Problems beyond field types, as (key path below the member, message).
+
+        For example a model that needs distances returns
+        ``[("location", "expected { lat = ..., lon = ... }: ...")]`` for a member without one.
+        """
+        return []
+
+    def price_groups(
+        self,
+        participants: Sequence[Participant],
+        groups: Sequence[Sequence[int]],
+        params: Mapping[str, Any],
+    ) -> GroupPrices:
+        """Figures of many groups, given as index tuples into `participants`.
+
+        The default calls the one-group methods; models override it with array
+        code. Must agree with the one-at-a-time methods (`sharedsvc.testing`
+        checks this).
+        """
+        running = np.empty(len(groups))
+        transition = np.empty(len(groups))
+        income = np.empty(len(groups))
+        for g, group in enumerate(groups):
+            members = [participants[i] for i in group]
+            running[g] = self.group_running_cost(members, params)
+            transition[g] = self.group_transition_cost(members, params)
+            income[g] = self.group_added_income(members, params)
+        return GroupPrices(running=running, transition=transition, income=income)

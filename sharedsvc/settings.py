@@ -1,0 +1,144 @@
+"""How a run is carried out: the solver, the time limit, the workers and every tuning limit.
+
+One frozen `Settings` is owned by an `Engine` and passed down to each stage, so a
+test changes a limit with ``attrs.evolve(settings, fixing_min_columns=1)`` rather
+than by patching a module global, and two engines with different settings can
+run side by side. Each limit's docstring gives the measurement behind it. None of
+them changes what is optimal, only how fast (or whether, under a memory or time
+cap) it is proved.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import attrs
+
+from sharedsvc.constants import Solver
+from sharedsvc.errors import UsageError
+
+WORKERS_ENV = "SHAREDSVC_WORKERS"
+"""How many blocks are solved at once (default: the CPUs, at most 4; 1 turns it off)."""
+
+
+def _time_limit(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"time_limit: expected seconds (a number > 0), got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"time_limit: expected a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _solver(value: str | Solver) -> Solver:
+    try:
+        return Solver(value)
+    except ValueError:
+        raise UsageError(
+            f"unknown solver {value!r}; expected one of {', '.join(s.value for s in Solver)}"
+        ) from None
+
+
+def _positive(instance, attribute, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UsageError(f"{attribute.name}: expected a number > 0, got {value!r}")
+
+
+def _non_negative(instance, attribute, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise UsageError(f"{attribute.name}: expected a number >= 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything about how to optimise that is not in the consortium file."""
+
+    solver: Solver = attrs.field(default=Solver.AUTO, converter=_solver)
+    time_limit: float | None = attrs.field(default=None, converter=_time_limit)
+    """Seconds for the whole run, pricing included; None: until proven optimal."""
+    workers: int = attrs.field(default=0, validator=_non_negative)
+    """Blocks solved at once in threads; 0 means the CPUs, at most 4; 1 turns threads off."""
+    prune: bool = True
+    """Drop groups that cannot be in an optimal plan (`docs/optimiser.md`); off only to test."""
+    search: bool = True
+    """Use the partition search inside the LP gap where it applies; off only to test."""
+
+    # --- time
+    minimum_block_seconds: float = attrs.field(default=1.0, validator=_positive)
+    """A block reached after the time limit has passed still gets this long to find a plan."""
+    highs_time_share: float = attrs.field(default=0.8, validator=_positive)
+    """HiGHS is given this share of a block's time: it overshot its limit by up to 30%
+    (`../shared/notes/solvers.md`)."""
+
+    # --- sizes refused up front
+    max_groups_per_service: int = attrs.field(default=2_000_000, validator=_positive)
+    """Beyond this many candidate groups a service would take too long and too much memory:
+    1.5 million groups took about 2.8 GB through fixing and the MIP."""
+    max_candidates: int = attrs.field(default=5_000_000, validator=_positive)
+    """Candidate groups kept over all services: each costs about half a kilobyte in memory."""
+    large_model: int = attrs.field(default=1_000_000, validator=_positive)
+    """Candidate groups above which a run without a time limit is warned it may be long:
+    1.5 million groups tied by a budget were 1.9% from proven after two minutes."""
+    max_shapley_size: int = attrs.field(default=16, validator=_positive)
+    """Exact Shapley values price 2 ** k coalitions of a k-member group: 2 ** 16 = 65,536
+    coalitions take about a second; each member more doubles it."""
+
+    # --- reduced-cost fixing (`solver/fixing.py`)
+    fixing_min_columns: int = attrs.field(default=3000, validator=_non_negative)
+    """Blocks with at least this many columns are first shrunk by LP and reduced-cost
+    fixing; below it CBC on the whole block was as fast (about 0.1 s)."""
+    restricted_extra: float = attrs.field(default=0.05, validator=_non_negative)
+    """Share of all columns (best reduced cost first) added to the restricted MIP..."""
+    restricted_minimum: int = attrs.field(default=2000, validator=_non_negative)
+    """...and at least this many..."""
+    restricted_maximum: int = attrs.field(default=20_000, validator=_non_negative)
+    """...and at most this many: over all columns its presolve alone took over 100 s for
+    1.5 million groups."""
+    restricted_seconds: float = attrs.field(default=10.0, validator=_non_negative)
+    """At most this long for the restricted MIP: its plan is a means, not the end."""
+    search_restricted_seconds: float = attrs.field(default=0.0, validator=_non_negative)
+    """Before the partition search the restricted MIP gets this long (none): the search's
+    own first pass finds as good a plan sooner."""
+    timed_mip_max_columns: int = attrs.field(default=100_000, validator=_positive)
+    """With a time limit, the MIP after fixing searches at most this many groups: beyond it
+    a MIP's presolve alone can outrun the limit (928,000 groups: over 5 minutes)."""
+    pulp_max_columns: int = attrs.field(default=200_000, validator=_positive)
+    """Above this many groups left after fixing, "auto" solves the block with HiGHS in
+    process: building the PuLP model for CBC would take longer than most users wait."""
+
+    # --- the partition search (`solver/search.py`)
+    search_max_frontier: int = attrs.field(default=12, validator=_non_negative)
+    """Services whose search order has a wider frontier are left to the MIP: measured 5 to 7
+    with geography, 31 without (where the search met 743,126 states in 0.04% of the gap)."""
+    search_max_states: int = attrs.field(default=10_000_000, validator=_positive)
+    """States one search may keep (about 30 bytes each) before it gives up."""
+    beam_width: int = attrs.field(default=2000, validator=_non_negative)
+    """States kept per step by the quick first pass that looks for a good plan (0: none)..."""
+    beam_pairs: int = attrs.field(default=8_000_000, validator=_positive)
+    """...or fewer, so that it tries at most this many (state, group) pairs a step: London's
+    SEN transport service has up to 3,054 groups headed by one member (beam 2,000)."""
+    pairs_per_chunk: int = attrs.field(default=2_000_000, validator=_positive)
+    """(state, group) pairs tried at once: bounds the working memory of one step."""
+    first_budget_share: float = attrs.field(default=1e-4, validator=_positive)
+    """The first search allows this share of the LP bound (or the whole gap, if smaller):
+    starting from the gap instead made one search of London's HR service meet 5.1 million
+    states where 19,000 were enough."""
+
+    @classmethod
+    def from_environment(cls, **overrides) -> Settings:
+        """Defaults, `SHAREDSVC_WORKERS` from the environment, then `overrides`."""
+        raw = os.environ.get(WORKERS_ENV, "").strip()
+        if raw and "workers" not in overrides:
+            try:
+                overrides["workers"] = int(raw)
+            except ValueError:
+                raise UsageError(
+                    f"{WORKERS_ENV}={raw!r}: expected a whole number of threads"
+                ) from None
+        return cls(**overrides)
+
+    def thread_count(self) -> int:
+        """Threads to solve blocks in: `workers`, or the CPUs (at most 4) when it is 0."""
+        return self.workers or min(4, os.cpu_count() or 1)

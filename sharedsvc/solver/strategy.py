@@ -1,0 +1,378 @@
+"""How one block is solved: LP and reduced-cost fixing, the partition search, or a MIP.
+
+Small blocks go straight to a MIP solver. Large ones are first relaxed (from arrays
+when the constraints give their rows as arrays), shrunk by reduced-cost fixing
+from a first plan, then finished by the partition search inside the LP gap (one
+service, no side rows, a narrow frontier) or by a MIP over the groups kept. Each
+step is exact; `docs/optimiser.md` says why, and which solver "auto" picks.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
+import numpy as np
+
+from sharedsvc.constants import Objective, SearchStop, Solver, Status
+from sharedsvc.errors import SolverError
+from sharedsvc.pricing.candidates import Candidate
+from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.pricing.pricer import ServicePricer
+from sharedsvc.rules import Constraint, LinearRow
+from sharedsvc.settings import Settings
+from sharedsvc.solver import fixing, relaxation, search
+from sharedsvc.solver.backends import Highs, Outcome, highs_available, relative_gap, solve
+from sharedsvc.solver.blocks import Stopwatch
+from sharedsvc.solver.build import build_model
+from sharedsvc.solver.names import column_name
+
+Progress = Callable[[str], None]
+Picked = dict[str, list[int]]
+"""The positions of the chosen candidates of each service of a block."""
+
+
+@attrs.frozen(kw_only=True)
+class Block:
+    """One block to solve, with everything its steps read."""
+
+    pricers: Mapping[str, ServicePricer]
+    candidates: Mapping[str, Sequence[Candidate]]
+    """The block's services, each with its candidates in column order."""
+    constraints: Sequence[Constraint]
+    objective: Objective
+    settings: Settings
+    progress: Progress
+    deadline: float | None
+    """When the block's time is up (perf_counter seconds); None: no limit."""
+    building: Stopwatch
+    """Time spent building models is added here."""
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.candidates)
+
+    @property
+    def columns(self) -> int:
+        return sum(len(c) for c in self.candidates.values())
+
+    def remaining(self) -> float | None:
+        """Seconds left, never less than `Settings.minimum_block_seconds`; None: no limit."""
+        if self.deadline is None:
+            return None
+        return max(self.settings.minimum_block_seconds, self.deadline - time.perf_counter())
+
+    def names(self) -> dict[str, tuple[str, int]]:
+        """Each column's name -> (service, position)."""
+        return {
+            column_name(self.pricers[s].tag, j): (s, j)
+            for s, cands in self.candidates.items()
+            for j in range(len(cands))
+        }
+
+
+@attrs.frozen(kw_only=True)
+class BlockSolution:
+    outcome: Outcome
+    """With no variable values: the plan is `picked`."""
+    picked: Picked
+
+
+def solve_block(block: Block) -> BlockSolution | None:
+    """Solve one block; None when some member has no allowed group (infeasible).
+
+    Every step counts against the block's deadline, building included.
+    """
+    settings = block.settings
+    built = None
+    if block.columns >= settings.fixing_min_columns and highs_available():
+        rows = relaxation.side_rows(block.candidates, block.constraints)
+        with block.building.timing():
+            if rows is not None:
+                lp = relaxation.from_columns(block.pricers, block.candidates, rows, block.objective)
+            else:
+                built = build_model(
+                    block.pricers, block.candidates, block.constraints, block.objective
+                )
+                lp = None if built is None else relaxation.from_problem(built.problem)
+        if lp is None:
+            return None
+        order = search_order(block, rows) if settings.search else None
+        if order is not None:  # x <= 1 is implied by the rows; without it no reduced cost > 0
+            _drop_upper_bounds(lp)
+        solved = _solve_by_fixing(block, lp, order)
+        if solved is not None:
+            return solved
+    if built is None:
+        with block.building.timing():
+            built = build_model(block.pricers, block.candidates, block.constraints, block.objective)
+        if built is None:
+            return None
+    solver = block_solver(block.settings, block.candidates)
+    block.progress(f"solving {block.label} with {solver}")
+    outcome = _solve_pulp(block, built.problem, solver, block.remaining())
+    return BlockSolution(outcome=_without_values(outcome), picked=built.picked(outcome))
+
+
+def _solve_pulp(block: Block, problem, solver: Solver, time_limit, warm_start=False) -> Outcome:
+    return solve(
+        problem,
+        solver,
+        time_limit,
+        warm_start,
+        highs_time_share=block.settings.highs_time_share,
+    )
+
+
+def _without_values(outcome: Outcome) -> Outcome:
+    return attrs.evolve(outcome, values={})
+
+
+def search_order(block: Block, rows: list[LinearRow] | None) -> np.ndarray | None:
+    """The members' order for the partition search, or None when the block is not one it
+    takes: it takes one service without side rows, few enough sharers, and a narrow
+    frontier (in practice: grouped by geography)."""
+    if rows != [] or len(block.candidates) != 1:
+        return None
+    ((service, cands),) = block.candidates.items()
+    members = len(block.pricers[service].ids)
+    if members > search.MAX_MEMBERS:
+        return None
+    pairs = FlatGroups.of([c.indices for c in cands if c.size == 2])
+    order = search.search_order(members, pairs)
+    width = search.frontier_width(members, pairs, order)
+    return order if width <= block.settings.search_max_frontier else None
+
+
+def _drop_upper_bounds(lp: relaxation.Relaxation) -> None:
+    """Lift x <= 1 from every column (the partition rows imply it), so that no LP
+    reduced cost is positive and the search's bound is as tight as the LP's."""
+    import highspy
+
+    count = len(lp.names)
+    lp.highs.changeColsBounds(
+        count,
+        np.arange(count, dtype=np.int32),
+        np.zeros(count),
+        np.full(count, highspy.kHighsInf),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class _Found:
+    """What the partition search proved, and the plan it found (column names) if any."""
+
+    search: search.Search
+    names: list[str] | None = None
+    value: float | None = None
+
+
+def _solve_by_fixing(
+    block: Block, lp: relaxation.Relaxation, order: np.ndarray | None
+) -> BlockSolution | None:
+    """LP, a first plan and reduced-cost fixing, then the search (given its members'
+    `order`; None: no search) or the MIP over the groups kept.
+
+    None when the LP stage found no plan: the caller then solves the whole block.
+    """
+    settings = block.settings
+    searching = order is not None
+    by_name = block.names()
+    singles = {name for name, (s, j) in by_name.items() if block.candidates[s][j].size == 1}
+    restricted = settings.search_restricted_seconds if searching else settings.restricted_seconds
+    reduction = fixing.reduce_relaxation(
+        lp, singles, block.remaining(), restricted, settings=settings
+    )
+    if searching and reduction is not None and reduction.incumbent is None:
+        # rounding found no plan (members who may not stay alone): let a MIP find one
+        reduction = fixing.reduce_relaxation(lp, singles, block.remaining(), settings=settings)
+    if reduction is None or reduction.incumbent is None:
+        return None
+    label = block.label
+    block.progress(
+        f"{label}: LP bound {reduction.lp_bound:,.0f}, plan {reduction.incumbent:,.0f}; "
+        f"{len(reduction.kept):,} of {len(by_name):,} groups can still improve it "
+        f"({reduction.seconds:.1f} s)"
+    )
+    plan = [name for name, v in reduction.incumbent_values.items() if v > 0.5]
+    if reduction.proven:
+        value = reduction.incumbent
+        outcome = Outcome(
+            status=Status.OPTIMAL, gap=0.0, solver=Solver.HIGHS, objective=value, bound=value
+        )
+        return BlockSolution(outcome=outcome, picked=_picked(block, by_name, plan))
+    kept_mask = np.array([name in reduction.kept for name in lp.names], dtype=bool)
+    lp_bound = reduction.lp_bound
+    if searching:
+        found = _search_kept(block, by_name, lp, np.flatnonzero(kept_mask), reduction, order)
+        if found.names is not None and found.value > reduction.incumbent:
+            reduction = attrs.evolve(
+                reduction,
+                incumbent=found.value,
+                incumbent_values=dict.fromkeys(found.names, 1.0),
+            )
+            plan = found.names
+        incumbent = reduction.incumbent
+        stopped = found.search.stopped
+        lp_bound = min(lp_bound, max(found.search.bound, incumbent))
+        if stopped is None or stopped == SearchStop.TIME:
+            outcome = Outcome(
+                status=Status.OPTIMAL if stopped is None else Status.FEASIBLE,
+                gap=0.0 if stopped is None else relative_gap(incumbent, lp_bound),
+                solver="search",
+                objective=incumbent,
+                bound=incumbent if stopped is None else lp_bound,
+            )
+            return BlockSolution(outcome=outcome, picked=_picked(block, by_name, plan))
+        block.progress(f"{label}: the search would outgrow memory; solving the groups kept by MIP")
+    limit = block.remaining()
+    capped = limit is not None and int(kept_mask.sum()) > settings.timed_mip_max_columns
+    if capped:
+        # More groups than a MIP searches in the time given: search the most promising
+        # (best reduced cost) for a better plan; the LP's bound stays the proven one.
+        ranked = np.argsort(-reduction.reduced_costs, kind="stable")
+        promising = ranked[kept_mask[ranked]][: settings.timed_mip_max_columns]
+        kept_mask = np.zeros(len(lp.names), dtype=bool)
+        kept_mask[promising] = True
+        kept_mask |= np.array(
+            [name in singles or name in reduction.incumbent_values for name in lp.names]
+        )
+        block.progress(
+            f"{label}: searching the {len(promising):,} most promising of those groups "
+            "in the time left; the gap is proven against the LP bound"
+        )
+    kept_columns = np.flatnonzero(kept_mask)
+    kept_positions = [by_name[lp.names[i]] for i in kept_columns]
+    kept = {
+        s: [block.candidates[s][j] for service, j in kept_positions if service == s]
+        for s in block.candidates
+    }
+    solver = block_solver(settings, kept)
+    block.progress(f"solving {label} with {solver}, starting from that plan")
+    if solver == Solver.HIGHS:  # in process, straight from the relaxation: no PuLP model
+        with block.building.timing():
+            mip = relaxation.restricted_mip(lp, kept_columns)
+        run = functools.partial(
+            Highs(settings.highs_time_share).solve_model,
+            mip.highs,
+            mip.names,
+            block.remaining(),
+            start=reduction.incumbent_values,
+        )
+        kept_names = None
+    else:
+        in_plan = set(plan)
+        # the kept columns of each service, renumbered from 0 in the restricted model
+        kept_names = {
+            s: [
+                column_name(block.pricers[s].tag, j)
+                for service, j in kept_positions
+                if service == s
+            ]
+            for s in block.candidates
+        }
+        with block.building.timing():
+            built = build_model(block.pricers, kept, block.constraints, block.objective)
+        for s, cols in built.view.columns.items():
+            for column, original in zip(cols, kept_names[s], strict=True):
+                column.var.setInitialValue(1 if original in in_plan else 0)
+        run = functools.partial(_solve_pulp, block, built.problem, solver, block.remaining(), True)
+    try:
+        outcome = run()
+    except SolverError:
+        if limit is None:
+            raise
+        outcome = None  # the time ran out before the solver found a plan of its own
+    if capped and outcome is not None and outcome.status != Status.INFEASIBLE:
+        # optimal over the groups searched, not over all
+        outcome = attrs.evolve(
+            outcome,
+            status=Status.FEASIBLE,
+            bound=lp_bound,
+            gap=relative_gap(outcome.objective, lp_bound),
+        )
+    tolerance = 1e-9 * max(1.0, abs(reduction.incumbent))
+    if outcome is not None and (
+        outcome.status == Status.OPTIMAL or outcome.objective >= reduction.incumbent - tolerance
+    ):
+        if kept_names is None:
+            chosen = [name for name, v in outcome.values.items() if v > 0.5]
+        else:
+            picked = built.picked(outcome)
+            chosen = [kept_names[s][j] for s, positions in picked.items() for j in positions]
+        return BlockSolution(
+            outcome=_without_values(outcome), picked=_picked(block, by_name, chosen)
+        )
+    # keep the plan we have: a solver that stopped early must not lose it
+    bound = lp_bound if outcome is None else max(outcome.bound, reduction.incumbent)
+    outcome = Outcome(
+        status=Status.FEASIBLE,
+        gap=relative_gap(reduction.incumbent, bound),
+        solver=solver,
+        objective=reduction.incumbent,
+        bound=bound,
+    )
+    return BlockSolution(outcome=outcome, picked=_picked(block, by_name, plan))
+
+
+def _search_kept(
+    block: Block,
+    by_name: Mapping[str, tuple[str, int]],
+    lp: relaxation.Relaxation,
+    kept_columns: np.ndarray,
+    reduction: fixing.Reduction,
+    order: np.ndarray,
+) -> _Found:
+    """The partition search over the groups fixing kept, from the LP's duals and plan."""
+    positions = [by_name[lp.names[j]] for j in kept_columns]
+    service = positions[0][0]
+    groups = [block.candidates[s][j] for s, j in positions]
+    values = np.asarray(lp.highs.getLp().col_cost_)[kept_columns]
+    limit = block.remaining()
+    found = search.partition_search(
+        len(block.pricers[service].ids),
+        FlatGroups.of([c.indices for c in groups]),
+        values,
+        reduction.duals,
+        reduction.incumbent,
+        settings=block.settings,
+        deadline=None if limit is None else time.perf_counter() + limit,
+        progress=lambda message: block.progress(f"{service}: {message}"),
+        order=order,
+    )
+    if found.columns is None:
+        return _Found(search=found)
+    names = [lp.names[kept_columns[j]] for j in found.columns]
+    return _Found(search=found, names=names, value=float(values[found.columns].sum()))
+
+
+def block_solver(settings: Settings, candidates: Mapping[str, Sequence[Candidate]]) -> Solver:
+    """The MIP solver for a block: the user's choice, or for "auto" the one measured faster.
+
+    On large single-service blocks HiGHS proved all of England and Wales optimal in
+    123 s where CBC stopped at a 0.05% gap after 300 s; on small blocks CBC starts
+    faster, and on services tied together by a budget CBC found plans where HiGHS
+    found none in the same time (`benchmarks/README.md`). Beyond
+    `Settings.pulp_max_columns` HiGHS is used in process, as building the PuLP model
+    for CBC would take longer than the time most users give.
+    """
+    if settings.solver != Solver.AUTO:
+        return settings.solver
+    columns = sum(len(c) for c in candidates.values())
+    if not highs_available():
+        return Solver.CBC
+    single_large = len(candidates) == 1 and columns >= settings.fixing_min_columns
+    if columns > settings.pulp_max_columns or single_large:
+        return Solver.HIGHS
+    return Solver.CBC
+
+
+def _picked(block: Block, by_name: Mapping[str, tuple[str, int]], names: Sequence[str]) -> Picked:
+    """The positions of the named columns, by service, in column order."""
+    picked: Picked = {s: [] for s in block.candidates}
+    for name in names:
+        service, position = by_name[name]
+        picked[service].append(position)
+    return {s: sorted(positions) for s, positions in picked.items()}
