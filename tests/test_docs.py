@@ -48,3 +48,35 @@ def test_readme_starts_with_the_two_setup_commands():
     assert len(commands) == 2
     assert "sharedsvc optimise consortia/" in commands[0]
     assert "[test]" in commands[1] and "pytest" in commands[1]
+
+
+def test_every_public_name_is_documented_for_plugin_authors():
+    import sharedsvc
+
+    guide = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    public = [name for name in sharedsvc.__all__ if not name.startswith("_")]
+    missing = [name for name in public if f"`{name}`" not in guide]
+    assert not missing, f"exported but not in docs/plugins.md: {missing}"
+
+
+def test_the_builtin_plugins_import_only_exported_names():
+    import ast
+
+    import sharedsvc
+
+    used = set()
+    for path in (ROOT / "plugins").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "sharedsvc":
+                used |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sharedsvc."):
+                raise AssertionError(f"{path.name} imports {node.module}, a private module")
+    assert used and used <= set(sharedsvc.__all__), used - set(sharedsvc.__all__)
+
+
+def test_the_readme_embedding_example_runs(monkeypatch):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("SHAREDSVC_DISABLE_PLUGINS", "1")
+    exec(compile(block, "README.md", "exec"), {})
