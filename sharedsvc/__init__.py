@@ -18,9 +18,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sharedsvc.constants import AllocationRule, Objective, Solver, Status
-from sharedsvc.engine import Engine
+from sharedsvc.engine import UNSET, Engine
 from sharedsvc.errors import (
     ConsortiumError,
+    OutputError,
     PluginError,
     Problem,
     SharedsvcError,
@@ -52,6 +53,7 @@ from sharedsvc.rules import (
     Rule,
 )
 from sharedsvc.settings import Settings
+from sharedsvc.stopping import Interrupted, StopToken
 
 try:
     __version__ = version("sharedsvc")
@@ -67,22 +69,28 @@ def load_consortium(path: str | Path, *, engine: Engine | None = None) -> Consor
 def optimise(
     consortium: Consortium,
     *,
-    time_limit: float | None = None,
-    solver: Solver | str = Solver.AUTO,
+    time_limit: float | None = UNSET,
+    solver: Solver | str = UNSET,
     progress: Callable[[str], None] | None = None,
     write_model: str | Path | None = None,
+    prune: bool = UNSET,
+    stop: StopToken | None = None,
     engine: Engine | None = None,
 ) -> Result:
     """The best plan for `consortium`, proven optimal or, under `time_limit` seconds, with
     its proven gap. `solver` is "auto", "cbc" or "highs"; `progress` receives one line
-    at a time; `write_model` also writes the whole model as MPS. `engine` gives the
-    plugins and tuning settings (default: a new engine with the installed plugins)."""
+    at a time; `write_model` also writes the whole model as MPS; `stop` ends the run
+    when requested. `engine` gives the plugins and settings (default: a new engine with
+    the installed plugins); `time_limit`, `solver` and `prune` override its settings
+    when given."""
     return (engine or Engine.create()).optimise(
         consortium,
         time_limit=time_limit,
         solver=solver,
         progress=progress,
         write_model=write_model,
+        prune=prune,
+        stop=stop,
     )
 
 
@@ -100,12 +108,14 @@ __all__ = [
     "FlatGroups",
     "GroupPrices",
     "GroupResult",
+    "Interrupted",
     "LinearRow",
     "Location",
     "Member",
     "MemberResult",
     "ModelView",
     "Objective",
+    "OutputError",
     "ParseContext",
     "Participant",
     "Participation",
@@ -121,6 +131,7 @@ __all__ = [
     "Solver",
     "SolverError",
     "Status",
+    "StopToken",
     "TooLargeError",
     "UsageError",
     "__version__",

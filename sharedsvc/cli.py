@@ -6,22 +6,22 @@ Exit statuses: 0 solved, 1 infeasible, 2 bad input or usage, 3 solver failure,
 
 from __future__ import annotations
 
-import signal
+import contextlib
 import sys
-import threading
 from pathlib import Path
 
 import click
 
 from sharedsvc import __version__
+from sharedsvc import output as outputs
 from sharedsvc.constants import Solver
 from sharedsvc.engine import Engine
 from sharedsvc.errors import SharedsvcError, UsageError
-from sharedsvc.output import write_atomically
 from sharedsvc.report.catalogue import FORMATS as FORMATS_CATALOGUE
 from sharedsvc.report.catalogue import describe, reference_markdown
 from sharedsvc.report.catalogue import render as render_catalogue
-from sharedsvc.report.text import FORMATS, render
+from sharedsvc.report.text import FORMATS, printable, render
+from sharedsvc.stopping import StopToken
 
 SOLVERS = tuple(s.value for s in Solver)
 
@@ -34,41 +34,46 @@ def _engine() -> Engine:
         return given
     engine = Engine.create()
     for failure in engine.registry.failures:
-        click.echo(f"warning: plugin {failure.name!r} not loaded: {failure.reason}", err=True)
+        reason = printable(" ".join(failure.reason.splitlines()))
+        click.echo(f"warning: plugin {failure.name!r} not loaded: {reason}", err=True)
     return engine
 
 
 def _fail(error: SharedsvcError) -> None:
-    click.echo(f"error: {error}", err=True)
+    lines = str(error).splitlines() or [""]  # each line made printable: no forged lines
+    click.echo("error: " + "\n".join(printable(line) for line in lines), err=True)
     sys.exit(error.exit_code)
 
 
-def _terminated(signum, frame):
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs kept whole."""
-    raise _Terminated
+STOP_KEY = "sharedsvc.stop"
+"""Where a command finds the run's `StopToken` in `click.Context.meta`."""
+STDOUT_KEY = "sharedsvc.stdout"
+"""Where a command finds the real stdout: while a command runs, `sys.stdout` is stderr."""
 
 
-class _Terminated(KeyboardInterrupt):
-    exit_code = 143
+def _result(text: str) -> None:
+    """Write a command's result to the real stdout (what plugins print went to stderr)."""
+    stream = click.get_current_context().find_root().meta.get(STDOUT_KEY, sys.stdout)
+    click.echo(text, file=stream, nl=False)
 
 
 class _Group(click.Group):
-    """Turns sharedsvc errors into messages and exit statuses, never tracebacks."""
+    """Turns sharedsvc errors into messages and exit statuses, never tracebacks; SIGINT
+    and SIGTERM set the run's `StopToken`, so solvers (and their threads and child
+    processes) end, temporary files go and outputs stay whole."""
 
     def invoke(self, ctx: click.Context):
-        previous = signal.getsignal(signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _terminated)
+        stop = ctx.meta.setdefault(STOP_KEY, StopToken())
+        ctx.meta.setdefault(STDOUT_KEY, sys.stdout)
         try:
-            return super().invoke(ctx)
+            # stdout carries the result alone: whatever plugins print goes to stderr
+            with stop.watch_signals(), contextlib.redirect_stdout(sys.stderr):
+                return super().invoke(ctx)
         except SharedsvcError as error:
             _fail(error)
         except KeyboardInterrupt as interruption:
             click.echo("interrupted; no output was written", err=True)
             sys.exit(getattr(interruption, "exit_code", 130))
-        finally:
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=_Group)
@@ -134,20 +139,33 @@ def optimise(file, fmt, output, time_limit, solver, write_model, quiet):
     for target in (output, write_model):
         if target is not None and _same_file(file, target):
             raise UsageError(f"{target} is the consortium file itself; choose another output")
+        if target is not None:
+            outputs.check(target)  # before any work: a wrong path is found in a second
+    if output is not None and write_model is not None and outputs.same_target(output, write_model):
+        raise UsageError(f"--output and --write-model both name {output}; choose two files")
     engine = _engine()
     consortium = engine.load(file)
-    progress = (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
+    progress = (
+        (lambda message: None)
+        if quiet
+        else (lambda message: click.echo(printable(message), err=True))
+    )
     result = engine.optimise(
-        consortium, solver=solver, time_limit=time_limit, progress=progress, write_model=write_model
+        consortium,
+        solver=solver,
+        time_limit=time_limit,
+        progress=progress,
+        write_model=write_model,
+        stop=click.get_current_context().meta[STOP_KEY],
     )
     text = render(result, fmt)
     if output is None:
-        click.echo(text, nl=False)
+        _result(text)
     else:
-        write_atomically(output, text)
+        outputs.write_atomically(output, text)
         click.echo(f"wrote {output}", err=True)
     if not result.solved:
-        click.echo(f"error: {result.message}", err=True)
+        click.echo(f"error: {printable(result.message)}", err=True)
         sys.exit(1)
 
 
@@ -160,11 +178,14 @@ def validate(file):
     Example:
       sharedsvc validate consortia/south-east-london.toml
     """
-    consortium = _engine().load(file)
+    engine = _engine()
+    consortium = engine.load(file)
+    for warning in engine.size_warnings(consortium):
+        click.echo(f"warning: optimise will refuse this file: {printable(warning)}", err=True)
     services = ", ".join(s.id for s in consortium.services)
-    click.echo(
+    _result(
         f"{file}: valid: {len(consortium.members)} members, {len(consortium.services)} services "
-        f"({services}), {len(consortium.constraints)} constraints"
+        f"({services}), {len(consortium.constraints)} constraints\n"
     )
 
 
@@ -189,6 +210,6 @@ def plugins(name, fmt, reference):
       SHAREDSVC_DISABLE_PLUGINS=1 sharedsvc plugins   # built-ins only
     """
     if reference:
-        click.echo(reference_markdown(Engine.create(autoload=False).registry), nl=False)
+        _result(reference_markdown(Engine.create(autoload=False).registry))
         return
-    click.echo(render_catalogue(describe(_engine().registry), fmt, only=name), nl=False)
+    _result(render_catalogue(describe(_engine().registry), fmt, only=name))

@@ -51,6 +51,17 @@ class Solver(StrEnum):
     HIGHS = "highs"
 
 
+class SolvedBy(StrEnum):
+    """What proved (or found) a block's plan: the `solver` of a result, joined by "+"."""
+
+    CBC = "cbc"
+    HIGHS = "highs"
+    SEARCH = "search"
+    """The partition search inside the LP gap (`solver/search.py`)."""
+    TIME_LIMIT = "time-limit"
+    """Nothing: the time limit came first, and every member was left alone."""
+
+
 class SearchStop(StrEnum):
     """Why the partition search stopped before it had proved its answer."""
 

@@ -18,10 +18,13 @@ from sharedsvc.constants import Solver
 from sharedsvc.model import load
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.plugins import Registry, build_registry
+from sharedsvc.pricing import candidates
 from sharedsvc.results import Result
 from sharedsvc.settings import Settings
+from sharedsvc.stopping import StopToken
 
-_UNSET: Any = attrs.make_class("Unset", (), repr=False)()
+UNSET: Any = attrs.make_class("Unset", (), repr=False)()
+"""An argument not given: the engine's setting applies."""
 
 
 class Engine:
@@ -29,7 +32,8 @@ class Engine:
 
     def __init__(self, registry: Registry, settings: Settings | None = None):
         self.registry = registry
-        self.settings = Settings() if settings is None else settings
+        self.settings = Settings.from_environment() if settings is None else settings
+        """How this engine runs; by default `Settings.from_environment()`."""
 
     @classmethod
     def create(
@@ -44,45 +48,51 @@ class Engine:
 
         `settings` defaults to `Settings.from_environment()` (`SHAREDSVC_WORKERS`).
         """
-        registry = build_registry(autoload=autoload, blocked=blocked, extra=plugins)
-        return cls(registry, Settings.from_environment() if settings is None else settings)
+        return cls(build_registry(autoload=autoload, blocked=blocked, extra=plugins), settings)
 
     def load(self, path: str | Path) -> Consortium:
         """Read and validate a consortium file; `ConsortiumError` with every problem."""
-        return load.read_consortium(
-            path, self.registry, max_shapley_size=self.settings.max_shapley_size
-        )
+        return load.read_consortium(path, self.registry, settings=self.settings)
 
     def parse(self, text: str, source: str = "<string>") -> Consortium:
         """Validate consortium TOML given as text."""
         return load.parse_consortium(
-            text,
-            source=source,
-            registry=self.registry,
-            max_shapley_size=self.settings.max_shapley_size,
+            text, source=source, registry=self.registry, settings=self.settings
         )
+
+    def size_warnings(self, consortium: Consortium) -> list[str]:
+        """Why `optimise` would refuse this consortium as too large, service by service,
+        found without enumerating its groups (for `sharedsvc validate`)."""
+        limit = self.settings.max_groups_per_service
+        refusals = (
+            candidates.too_large(consortium, s.id, consortium.constraints, limit)
+            for s in consortium.services
+        )
+        return [str(refusal) for refusal in refusals if refusal is not None]
 
     def optimise(
         self,
         consortium: Consortium,
         *,
-        time_limit: float | None = _UNSET,
-        solver: Solver | str = _UNSET,
+        time_limit: float | None = UNSET,
+        solver: Solver | str = UNSET,
         progress: Callable[[str], None] | None = None,
         write_model: str | Path | None = None,
-        prune: bool = _UNSET,
+        prune: bool = UNSET,
+        stop: StopToken | None = None,
     ) -> Result:
         """The best plan for `consortium`; see `Result`.
 
         `time_limit` (seconds, None for none), `solver` ("auto", "cbc", "highs") and
         `prune` override the engine's settings for this run; `progress` receives
         one line at a time about the run; `write_model` also writes the whole model
-        as MPS.
+        as MPS; `stop`, once requested (from a signal handler or another thread), ends
+        the run with `Interrupted`.
         """
         overrides = {
             key: value
             for key, value in (("time_limit", time_limit), ("solver", solver), ("prune", prune))
-            if value is not _UNSET
+            if value is not UNSET
         }
         settings = attrs.evolve(self.settings, **overrides) if overrides else self.settings
         return pipeline.optimise(
@@ -91,4 +101,5 @@ class Engine:
             settings,
             progress=pipeline.quiet if progress is None else progress,
             write_model=write_model,
+            stop=stop,
         )

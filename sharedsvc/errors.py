@@ -49,6 +49,10 @@ class PluginError(SharedsvcError):
     """A plugin failed to load, broke the contract or raised; names the plugin."""
 
 
+class OutputError(SharedsvcError):
+    """An output path cannot be written (a missing folder, no permission, a full disk)."""
+
+
 class TooLargeError(SharedsvcError):
     """The model would be too large to build; says what to change."""
 

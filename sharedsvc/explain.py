@@ -17,6 +17,7 @@ from sharedsvc.settings import Settings
 from sharedsvc.solver.backends import solve
 from sharedsvc.solver.blocks import blocks
 from sharedsvc.solver.build import build_model
+from sharedsvc.stopping import StopToken
 
 
 def all_candidates(
@@ -43,6 +44,7 @@ def is_feasible(
     pricers: Mapping[str, ServicePricer],
     constraints: Sequence[Constraint],
     settings: Settings,
+    stop: StopToken | None = None,
 ) -> bool:
     """Whether some plan satisfies `constraints` (a feasibility model per block)."""
     candidates = all_candidates(consortium, pricers, constraints, settings)
@@ -50,14 +52,22 @@ def is_feasible(
         built = build_model(pricers, {s: candidates[s] for s in block}, constraints, None)
         if built is None:
             return False
-        outcome = solve(built.problem, settings.solver, highs_time_share=settings.highs_time_share)
+        outcome = solve(
+            built.problem,
+            settings.solver,
+            highs_time_share=settings.highs_time_share,
+            stop=stop,
+        )
         if outcome.status == Status.INFEASIBLE:
             return False
     return True
 
 
 def clashing_constraints(
-    consortium: Consortium, pricers: Mapping[str, ServicePricer], settings: Settings
+    consortium: Consortium,
+    pricers: Mapping[str, ServicePricer],
+    settings: Settings,
+    stop: StopToken | None = None,
 ) -> list[str]:
     """A minimal set of constraints that clash, by deletion filtering, in the user's words.
 
@@ -68,6 +78,6 @@ def clashing_constraints(
     active = list(consortium.constraints)
     for constraint in list(active):
         trial = [c for c in active if c is not constraint]
-        if not is_feasible(consortium, pricers, trial, settings):
+        if not is_feasible(consortium, pricers, trial, settings, stop):
             active = trial
     return [c.label for c in active]

@@ -6,6 +6,7 @@ the clock and the statistics, and assembles the `Result`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,8 +14,8 @@ from pathlib import Path
 import pulp
 
 from sharedsvc import explain
-from sharedsvc.constants import Status
-from sharedsvc.errors import PluginError, TooLargeError
+from sharedsvc.constants import SolvedBy, Status
+from sharedsvc.errors import PluginError, SolverError, TooLargeError
 from sharedsvc.model import validate
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.output import write_file_atomically
@@ -26,7 +27,8 @@ from sharedsvc.settings import Settings
 from sharedsvc.solver.backends import Outcome, backend, relative_gap
 from sharedsvc.solver.blocks import Stopwatch, blocks, run_jobs
 from sharedsvc.solver.build import build_model
-from sharedsvc.solver.strategy import Block, BlockSolution, solve_block
+from sharedsvc.solver.strategy import Block, BlockSolution, everyone_alone, solve_block
+from sharedsvc.stopping import StopToken
 
 Progress = Callable[[str], None]
 
@@ -67,15 +69,21 @@ def optimise(
     *,
     progress: Progress = quiet,
     write_model: str | Path | None = None,
+    stop: StopToken | None = None,
 ) -> Result:
-    """Optimise every service's grouping; see `Result` for what comes back."""
+    """Optimise every service's grouping; see `Result` for what comes back.
+
+    `stop` (set by a signal handler or the embedder) ends the run at the next step
+    with `Interrupted`, its solvers ended and nothing written.
+    """
+    stop = StopToken() if stop is None else stop
     started = time.perf_counter()
-    validate.check(consortium)
+    validate.check(consortium, max_shapley_size=settings.max_shapley_size)
     backend(settings.solver)  # refuse an unknown or missing solver before any work
     deadline = None if settings.time_limit is None else started + settings.time_limit
     pricers = make_pricers(consortium, registry, settings)
     constraints = consortium.constraints
-    found = _price(consortium, pricers, settings, progress)
+    found, unpriced = _price(consortium, pricers, settings, progress, stop, deadline)
     candidates = {f.service: f.candidates for f in found}
     total = sum(len(c) for c in candidates.values())
     progress(f"{total:,} candidate groups priced")
@@ -95,26 +103,45 @@ def optimise(
 
     def job(services: list[str]) -> BlockSolution | None:
         block_deadline = None
+        late = False
         if deadline is not None:
+            late = time.perf_counter() >= deadline
             block_deadline = max(time.perf_counter() + settings.minimum_block_seconds, deadline)
         building = Stopwatch()
         stopwatches.append(building)  # one per block: the blocks run in threads
-        return solve_block(
-            Block(
-                pricers=pricers,
-                candidates={s: candidates[s] for s in services},
-                constraints=constraints,
-                objective=consortium.objective,
-                settings=settings,
-                progress=progress,
-                deadline=block_deadline,
-                building=building,
-            )
+        block = Block(
+            pricers=pricers,
+            candidates={s: candidates[s] for s in services},
+            constraints=constraints,
+            objective=consortium.objective,
+            settings=settings,
+            progress=progress,
+            deadline=block_deadline,
+            building=building,
+            stop=stop,
         )
+        if any(s in unpriced for s in services) or (
+            late and block.columns >= settings.fixing_min_columns
+        ):
+            # reached after the time limit (or not priced): no time to solve a large
+            # block, so every member alone where that is a plan; its bound is unknown
+            fallback = everyone_alone(block)
+            if fallback is not None:
+                progress(f"{block.label}: out of time; every member alone")
+                return fallback
+            missed = [s for s in services if s in unpriced]
+            if missed:  # solving its members alone would call the constraints infeasible
+                raise SolverError(
+                    f"the time limit of {settings.time_limit:g} s came before "
+                    f"{', '.join(missed)} could be priced, and leaving every member alone "
+                    "is not a plan there; allow more time with --time-limit"
+                )
+        return solve_block(block)
 
     chosen: dict[str, list[Candidate]] = {}
     outcomes: list[Outcome] = []
-    for solved in run_jobs(job, ordered, settings.thread_count()):
+    untouched: set[str] = set()
+    for solved in run_jobs(job, ordered, settings.thread_count(), stop):
         if solved is None:
             outcomes.append(Outcome(status=Status.INFEASIBLE, gap=None, solver=settings.solver))
             break
@@ -124,6 +151,8 @@ def optimise(
         chosen.update(
             {s: [candidates[s][j] for j in positions] for s, positions in solved.picked.items()}
         )
+        if solved.outcome.solver == SolvedBy.TIME_LIMIT:
+            untouched.update(solved.picked)
     stats = RunStats(
         groups_enumerated=sum(f.enumerated for f in found),
         groups_pruned=sum(f.pruned_worthless + f.pruned_dominated for f in found),
@@ -146,7 +175,7 @@ def optimise(
     }
     if any(o.status == Status.INFEASIBLE for o in outcomes):
         progress("infeasible: looking for the constraints that clash")
-        conflicts = explain.clashing_constraints(consortium, pricers, settings)
+        conflicts = explain.clashing_constraints(consortium, pricers, settings, stop)
         return Result(
             status=Status.INFEASIBLE,
             gap=None,
@@ -155,10 +184,15 @@ def optimise(
             **common,
         )
     optimal = all(o.status == Status.OPTIMAL for o in outcomes)
-    gap = (
-        0.0
-        if optimal
-        else relative_gap(sum(o.objective for o in outcomes), sum(o.bound for o in outcomes))
+    bound = sum(o.bound for o in outcomes)
+    if optimal:
+        gap: float | None = 0.0
+    elif math.isinf(bound) or any(o.gap is None for o in outcomes):
+        gap = None  # some block has no proven bound (the time limit came first)
+    else:
+        gap = relative_gap(sum(o.objective for o in outcomes), bound)
+    unfinished = tuple(
+        s for s in (x.id for x in consortium.services) if s in unpriced or s in untouched
     )
     services = tuple(
         _service_result(consortium, pricers[s.id], chosen[s.id]) for s in consortium.services
@@ -174,6 +208,7 @@ def optimise(
         gap=gap,
         services=services,
         members=members,
+        unfinished=unfinished,
         seconds=time.perf_counter() - started,
         **common,
     )
@@ -184,11 +219,19 @@ def _price(
     pricers: dict[str, ServicePricer],
     settings: Settings,
     progress: Progress,
-) -> list[ServiceCandidates]:
-    """Each service's priced candidates, refused when they outgrow memory."""
+    stop: StopToken,
+    deadline: float | None,
+) -> tuple[list[ServiceCandidates], set[str]]:
+    """Each service's priced candidates, refused when they outgrow memory; and the
+    services the time limit left unpriced (they get their members alone only)."""
     found: list[ServiceCandidates] = []
+    unpriced: set[str] = set()
     for service in consortium.services:
+        stop.check()
         started = time.perf_counter()
+        late = deadline is not None and started >= deadline
+        if late:
+            unpriced.add(service.id)
         found.append(
             service_candidates(
                 consortium,
@@ -196,8 +239,12 @@ def _price(
                 consortium.constraints,
                 prune=settings.prune,
                 max_groups=settings.max_groups_per_service,
+                with_groups=not late,
             )
         )
+        if late:
+            progress(f"{service.id}: not priced, the time limit came first")
+            continue
         progress(
             f"{service.id}: {found[-1].enumerated:,} groups, {len(found[-1].candidates):,} "
             f"kept after pruning ({time.perf_counter() - started:.1f} s)"
@@ -209,7 +256,7 @@ def _price(
                 f"than sharedsvc holds in memory (the limit is {settings.max_candidates:,}); "
                 "set constraints.max_group_size lower, or make services contiguous"
             )
-    return found
+    return found, unpriced
 
 
 def _write_model(path, pricers, candidates, consortium: Consortium) -> None:

@@ -114,7 +114,9 @@ def build_registry(
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as exc:  # a third party's import can raise anything
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a third party's import can raise anything, exit too
             failures.append(PluginFailure(name=ep.name, reason=f"{type(exc).__name__}: {exc}"))
             continue
         infos[ep.name] = {"distribution": dist, "version": version, "builtin": builtin}
@@ -159,7 +161,9 @@ def build_registry(
 
             try:
                 impl.function(**{arg: register for arg in impl.argnames})
-            except Exception as exc:  # the plugin's own code: name it and carry on
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # the plugin's own code, exit too: name it, carry on
                 failures.append(
                     PluginFailure(
                         name=plugin_name, reason=f"{hook.name}: {type(exc).__name__}: {exc}"

@@ -128,6 +128,9 @@ class Result:
     kinds: dict[str, str] = attrs.field(factory=dict)
     conflicts: tuple[str, ...] = ()
     """When infeasible: the clashing constraints, in the user's words."""
+    unfinished: tuple[str, ...] = ()
+    """Services the time limit reached before they were priced or solved: their members
+    are planned alone, and no bound is known for them (so `gap` is None)."""
     participation: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     """Member id -> the services it takes part in, in the consortium's order."""
     solver: str = ""
@@ -180,6 +183,12 @@ class Result:
         if self.status == Status.INFEASIBLE:
             text = "no grouping satisfies the constraints"
             return text + (": " + "; ".join(self.conflicts) if self.conflicts else "")
+        if self.status == Status.FEASIBLE and self.gap is None:
+            late = f" ({', '.join(self.unfinished)}: every member alone)" if self.unfinished else ""
+            return (
+                "stopped at the time limit before every service was bounded"
+                f"{late}; the plan is feasible, its distance from the optimum unknown"
+            )
         if self.status == Status.FEASIBLE:
             return f"stopped at the time limit; the plan is within {self.gap:.2%} of the optimum"
         return "proven optimal"
@@ -202,6 +211,8 @@ class Result:
             "seconds": round(self.seconds, 3),
             "stats": {} if self.stats is None else self.stats.to_dict(),
         }
+        if self.unfinished:
+            data["unfinished"] = list(self.unfinished)
         if self.status == Status.INFEASIBLE:
             data["conflicts"] = list(self.conflicts)
         return data

@@ -12,13 +12,14 @@ This module is the contract only: it imports nothing of the stages that call it
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
 
-from sharedsvc.errors import Problem
+from sharedsvc.errors import PluginError, Problem
 
 if TYPE_CHECKING:
     import pulp
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from sharedsvc.constants import Objective
     from sharedsvc.model.consortium import Consortium
     from sharedsvc.pricing.candidates import Candidate
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
 @attrs.frozen(kw_only=True)
@@ -160,9 +164,32 @@ class ModelView:
 
     problem: pulp.LpProblem
     columns: Mapping[str, Sequence[Column]]
+    _names: set[str] | None = attrs.field(default=None, init=False, repr=False)
 
     def all_columns(self) -> list[Column]:
         return [c for columns in self.columns.values() for c in columns]
 
     def add(self, row: pulp.LpConstraint, name: str) -> None:
-        self.problem.addConstraint(row, name=name)
+        """Add `row`. Its name is made safe and unique here: MPS files and solvers read
+        row names, so "a-b" and "a_b" (which PuLP would both write as "a_b") must never
+        meet, and nothing but ASCII letters, digits and "_" may reach a file."""
+        if self._names is None:
+            self._names = {c.name for c in self.problem.constraints()}
+        safe = _UNSAFE_NAME.sub("_", name) or "row"
+        unique, n = safe, 1
+        while unique in self._names:
+            n += 1
+            unique = f"{safe}_{n}"
+        self._names.add(unique)
+        self.problem.addConstraint(row, name=unique)
+
+
+def rule_failed(constraint: Constraint, method: str, what: BaseException | str) -> PluginError:
+    """The error for a rule plugin's code that raised or broke its contract, naming it."""
+    if isinstance(what, BaseException):
+        what = f"raised {type(what).__name__}: {what}"
+    kind = type(constraint)
+    return PluginError(
+        f"rule constraint {kind.__name__} from {kind.__module__!r} "
+        f"({constraint.label or 'no label'}) {what} in {method}"
+    )

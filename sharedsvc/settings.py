@@ -58,8 +58,9 @@ class Settings:
     solver: Solver = attrs.field(default=Solver.AUTO, converter=_solver)
     time_limit: float | None = attrs.field(default=None, converter=_time_limit)
     """Seconds for the whole run, pricing included; None: until proven optimal."""
-    workers: int = attrs.field(default=0, validator=_non_negative)
-    """Blocks solved at once in threads; 0 means the CPUs, at most 4; 1 turns threads off."""
+    workers: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    """Blocks solved at once in threads; 0 means the CPUs, at most 4; 1 (or less) turns
+    threads off."""
     prune: bool = True
     """Drop groups that cannot be in an optimal plan (`docs/optimiser.md`); off only to test."""
     search: bool = True
@@ -141,4 +142,6 @@ class Settings:
 
     def thread_count(self) -> int:
         """Threads to solve blocks in: `workers`, or the CPUs (at most 4) when it is 0."""
-        return self.workers or min(4, os.cpu_count() or 1)
+        if self.workers == 0:
+            return min(4, os.cpu_count() or 1)
+        return max(1, self.workers)

@@ -30,8 +30,8 @@ def test_proven_optimum(solver):
 def test_incumbent_without_proof_is_feasible_with_lp_gap(monkeypatch):
     real_run = backends.run_solver
 
-    def stopped_early(problem, solver, name):
-        real_run(problem, solver, name)
+    def stopped_early(problem, solver, name, **options):
+        real_run(problem, solver, name, **options)
         if solver.mip:  # pretend the time limit stopped the MIP with an incumbent
             problem.sol_status = pulp.LpSolutionIntegerFeasible
 
@@ -45,7 +45,7 @@ def test_incumbent_without_proof_is_feasible_with_lp_gap(monkeypatch):
 
 
 def test_no_plan_within_time_limit_is_a_solver_error(monkeypatch):
-    def nothing(problem, solver, name):
+    def nothing(problem, solver, name, **options):
         problem.status = pulp.LpStatusNotSolved
         problem.sol_status = pulp.LpSolutionNoSolutionFound
 
@@ -71,8 +71,8 @@ def test_optimiser_combines_block_gaps(engine, monkeypatch):
 
     real_run = backends.run_solver
 
-    def stopped_early(problem, solver, name):
-        real_run(problem, solver, name)
+    def stopped_early(problem, solver, name, **options):
+        real_run(problem, solver, name, **options)
         if solver.mip:
             problem.sol_status = pulp.LpSolutionIntegerFeasible
 

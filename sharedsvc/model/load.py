@@ -28,21 +28,25 @@ from sharedsvc.model.consortium import (
 )
 from sharedsvc.model.fields import Field, show_value
 from sharedsvc.rules import ParseContext
+from sharedsvc.settings import Settings
 
 if TYPE_CHECKING:
     from sharedsvc.plugins import Registry
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""Ids must match it whole (`fullmatch`): `$` would let a trailing newline through."""
 TOP_LEVEL = ("consortium", "members", "services", "constraints")
 CONSORTIUM_KEYS = ("name", "horizon_years", "discount_rate", "objective")
 MEMBER_KEYS = ("name", "kind", "population", "location", "neighbours", "services")
-MAX_FILE_BYTES = 50_000_000
-DEFAULT_MAX_SHAPLEY_SIZE = 16
-"""`Settings.max_shapley_size`; engines pass their own."""
+MAX_FILE_BYTES = 20_000_000
+"""A consortium of every English and Welsh council with eight services is about 1 MB;
+reading 20 MB of TOML takes a few seconds, 50 MB took a minute and 3 GB."""
+MAX_MEMBERS = 10_000
+"""Members in one file, checked before any is validated (860,000 took 60 s and 3 GB)."""
 
 
 def read_consortium(
-    path: str | Path, registry: Registry, *, max_shapley_size: int = DEFAULT_MAX_SHAPLEY_SIZE
+    path: str | Path, registry: Registry, *, settings: Settings | None = None
 ) -> Consortium:
     """Load and validate a consortium file."""
     source = str(path)
@@ -71,9 +75,7 @@ def read_consortium(
         raise ConsortiumError(
             source, [Problem("", f"expected UTF-8 text; byte {exc.start} is not valid UTF-8")]
         ) from None
-    return parse_consortium(
-        text, source=source, registry=registry, max_shapley_size=max_shapley_size
-    )
+    return parse_consortium(text, source=source, registry=registry, settings=settings)
 
 
 def parse_consortium(
@@ -81,14 +83,37 @@ def parse_consortium(
     *,
     source: str = "<string>",
     registry: Registry,
-    max_shapley_size: int = DEFAULT_MAX_SHAPLEY_SIZE,
+    settings: Settings | None = None,
 ) -> Consortium:
     """Validate consortium TOML given as text."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConsortiumError(source, [Problem("", f"not valid TOML: {exc}")]) from None
-    return _Loader(source, registry, max_shapley_size).load(raw)
+    except RecursionError:  # arrays or inline tables nested hundreds deep
+        raise ConsortiumError(
+            source, [Problem("", "cannot be read: its values are nested too deeply")]
+        ) from None
+    settings = Settings() if settings is None else settings
+    members = raw.get("members")
+    if isinstance(members, dict) and len(members) > MAX_MEMBERS:
+        raise ConsortiumError(
+            source,
+            [
+                Problem(
+                    "members",
+                    f"{len(members):,} members; expected at most {MAX_MEMBERS:,} (every council, "
+                    "NHS trust, police and fire service of England and Wales is about 700): "
+                    "split the consortium",
+                )
+            ],
+        )
+    try:
+        return _Loader(source, registry, settings.max_shapley_size).load(raw)
+    except RecursionError:
+        raise ConsortiumError(
+            source, [Problem("", "cannot be checked: its values are nested too deeply")]
+        ) from None
 
 
 class _Loader:
@@ -183,7 +208,7 @@ class _Loader:
         }
 
     def check_id(self, key: str, path: str, what: str) -> bool:
-        if not ID_PATTERN.match(key):
+        if not ID_PATTERN.fullmatch(key):
             self.problem(
                 path,
                 f"{what} id {key!r}: expected lowercase letters, digits, '-' and '_' "
@@ -283,8 +308,9 @@ class _Loader:
         path = f"members.{member_id}"
         self.unknown_keys(body, MEMBER_KEYS, path)
         name = body.get("name", member_id)
-        if not isinstance(name, str) or not name.strip():
-            self.problem(f"{path}.name", f"expected a non-empty string, got {show_value(name)}")
+        problem = validate.name_problem(name)
+        if problem:
+            self.problem(f"{path}.name", problem)
         kind = body.get("kind", "council")
         if kind not in MEMBER_KINDS:
             self.problem(
@@ -332,7 +358,10 @@ class _Loader:
         for service_id, values in table.items():
             where = f"{path}.{service_id}"
             if service_id not in services:
-                if ID_PATTERN.match(service_id) and service_id not in self.services_with_problems():
+                if (
+                    ID_PATTERN.fullmatch(service_id)
+                    and service_id not in self.services_with_problems()
+                ):
                     known = ", ".join(services) or "none"
                     self.problem(where, f"unknown service {service_id!r}; expected one of {known}")
                 continue
@@ -360,11 +389,24 @@ class _Loader:
         member = participant.member.id
         try:
             found = model.check_participant(participant, service.parameters)
-        except Exception as exc:  # plugin code: name it
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code, SystemExit included: name it
             owner = self.registry.owner_of_model(model.name)
             self.problem(
                 f"members.{member}.services.{service.id}",
                 f"cost model {model.name!r} (plugin {owner!r}) raised {type(exc).__name__}: {exc}",
+            )
+            return
+        owner = self.registry.owner_of_model(model.name)
+        if not isinstance(found, list | tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+            for pair in found
+        ):
+            self.problem(
+                f"members.{member}.services.{service.id}",
+                f"cost model {model.name!r} (plugin {owner!r}) check_participant returned "
+                f"{show_value(found)}; expected a list of (key path, message) pairs",
             )
             return
         for relative, message in found:
@@ -387,9 +429,21 @@ class _Loader:
             context = ParseContext(consortium=consortium, path=path, table=table)
             try:
                 found, problems = rule.parse(value, context)
-            except Exception as exc:  # plugin code: name the rule's plugin
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # plugin code, SystemExit included: name its plugin
                 owner = self.registry.owners.get(("rule", key), "?")
                 self.problem(path, f"rule plugin {owner!r} raised {type(exc).__name__}: {exc}")
+                continue
+            if not all(isinstance(p, Problem) for p in problems) or not all(
+                callable(getattr(c, "allows_members", None)) for c in found
+            ):
+                owner = self.registry.owners.get(("rule", key), "?")
+                self.problem(
+                    path,
+                    f"rule plugin {owner!r} parse returned something other than "
+                    "(constraints, problems): a list of Constraint and a list of Problem",
+                )
                 continue
             self.problems += problems
             constraints += found

@@ -24,7 +24,7 @@ def value(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return string(v)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(value(x) for x in v) + "]"
     if isinstance(v, dict):
@@ -32,9 +32,15 @@ def value(v: Any) -> str:
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
+def string(s: str) -> str:
+    """A TOML basic string: characters as they are (astral ones too, which JSON would
+    write as surrogate pairs, invalid in TOML), control characters escaped."""
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def key(k: str) -> str:
     bare = k and all(c.isalnum() or c in "-_" for c in k) and k.isascii()
-    return k if bare else json.dumps(k)
+    return k if bare else string(k)
 
 
 def _tables(value: Any) -> bool:

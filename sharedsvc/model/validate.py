@@ -9,9 +9,11 @@ bad value is a `ConsortiumError`, never a wrong plan or a ZeroDivisionError.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from typing import Any
 
+from sharedsvc.appraisal import allocation
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.model.consortium import Consortium
@@ -45,9 +47,32 @@ def choice_problem(value: Any, kind: type) -> str | None:
     return None
 
 
+MAX_NAME_LENGTH = 200
+"""Characters in a name: "Royal Borough of Kensington and Chelsea" is 39."""
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _control(c: str) -> bool:
+    """Control characters, line separators and bidirectional overrides."""
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS
+
+
 def name_problem(value: Any) -> str | None:
+    """Why a name cannot be shown: not text, empty, too long, or with control characters
+    (a newline or an escape sequence would forge lines and rewrite terminals in every
+    report that prints it)."""
     if not isinstance(value, str) or not value.strip():
         return f"expected a non-empty string, got {show_value(value)}"
+    if len(value) > MAX_NAME_LENGTH:
+        return f"expected a name of at most {MAX_NAME_LENGTH} characters, got {len(value):,}"
+    bad = next((c for c in value if _control(c)), None)
+    if bad is not None:
+        return (
+            f"expected a name without control characters, got {show_value(value)} "
+            f"(it contains U+{ord(bad):04X})"
+        )
     return None
 
 
@@ -107,6 +132,7 @@ def problems(consortium: Consortium) -> list[Problem]:
         for twice in sorted(i for i, n in Counter(ids).items() if n > 1):
             add(f"{kind}s.{twice}", f"the {kind} id {twice!r} is used twice")
     for member in consortium.members:
+        add(f"members.{member.id}.name", name_problem(member.name))
         if member.kind not in MEMBER_KINDS:
             add(
                 f"members.{member.id}.kind",
@@ -117,7 +143,7 @@ def problems(consortium: Consortium) -> list[Problem]:
     seen: Counter[tuple[str, str]] = Counter()
     for p in consortium.participations:
         path = f"members.{p.member.id}.services.{p.service}"
-        if members.get(p.member.id) != p.member:
+        if p.member.id not in members:
             add(path, f"the participation's member {p.member.id!r} is not a member")
         if p.service not in services:
             add(path, f"unknown service {p.service!r}")
@@ -133,8 +159,12 @@ def problems(consortium: Consortium) -> list[Problem]:
     return found
 
 
-def check(consortium: Consortium) -> None:
-    """Raise `ConsortiumError` naming every field of `consortium` that is invalid."""
+def check(consortium: Consortium, *, max_shapley_size: int) -> None:
+    """Raise `ConsortiumError` naming every field of `consortium` that is invalid, or an
+    allocation rule that cannot share out its largest allowed group."""
     found = problems(consortium)
+    if not found:
+        largest = {s.id: largest_group(consortium, s.id) for s in consortium.services}
+        found = allocation.size_problems(consortium.allocation, largest, max_shapley_size)
     if found:
         raise ConsortiumError(consortium.source, found)

@@ -22,7 +22,7 @@ from sharedsvc.errors import TooLargeError
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import Figures, Group, ServicePricer
-from sharedsvc.rules import Constraint, FigureContext
+from sharedsvc.rules import Constraint, FigureContext, rule_failed
 
 
 def all_groups(count: int, max_size: int) -> Iterator[tuple[int, ...]]:
@@ -38,22 +38,41 @@ def connected_groups(
 
     ESU (Wernicke 2006): a group is grown from its smallest vertex `root`, only by
     vertices above the root that neighbour the newest vertex and no earlier one.
+    Iterative (an explicit stack, depth-first in the recursive order), so a chain of
+    a thousand members cannot exhaust Python's recursion limit.
     """
-
-    def extend(group: list[int], extension: list[int], closed: frozenset[int], root: int):
-        if len(group) >= 2:
-            yield tuple(sorted(group))
-        if len(group) == max_size:
-            return
-        extension = list(extension)
-        while extension:
-            w = extension.pop()
-            exclusive = [u for u in adjacency[w] if u > root and u not in closed]
-            yield from extend([*group, w], extension + exclusive, closed | adjacency[w] | {w}, root)
-
     for root in range(len(adjacency)):
         above = [u for u in adjacency[root] if u > root]
-        yield from extend([root], above, adjacency[root] | {root}, root)
+        stack = [([root], above, adjacency[root] | {root})]
+        while stack:
+            group, extension, closed = stack.pop()
+            if len(group) >= 2:
+                yield tuple(sorted(group))
+            if len(group) == max_size:
+                continue
+            extension = list(extension)
+            children = []
+            while extension:
+                w = extension.pop()
+                exclusive = [u for u in adjacency[w] if u > root and u not in closed]
+                children.append(([*group, w], extension + exclusive, closed | adjacency[w] | {w}))
+            stack.extend(reversed(children))
+
+
+def connected_lower_bound(adjacency: Sequence[frozenset[int]], max_size: int) -> tuple[int, int]:
+    """A quick lower bound on the connected groups of 2..max_size, and the vertex behind it.
+
+    A vertex with d neighbours is in at least sum of C(d, j), j = 1..max_size - 1,
+    connected groups (itself and any j of its neighbours): a member bordering 300
+    others gives more groups than any machine holds, found before enumerating one.
+    """
+    best, where = 0, -1
+    for v, neighbours in enumerate(adjacency):
+        d = len(neighbours)
+        count = sum(math.comb(d, j) for j in range(1, min(max_size - 1, d) + 1))
+        if count > best:
+            best, where = count, v
+    return best, where
 
 
 def count_all_groups(count: int, max_size: int) -> int:
@@ -125,9 +144,25 @@ def figure_check(constraint: Constraint, context: FigureContext) -> Callable[[Ca
     method = constraint.allows_figures
     parameters = inspect.signature(method).parameters.values()
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters):
-        return lambda candidate: method(candidate, context)
-    return method
+    takes_context = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+    def check(candidate: Candidate) -> bool:
+        try:
+            return bool(method(candidate, context) if takes_context else method(candidate))
+        except KeyboardInterrupt:
+            raise
+        except AttributeError as exc:
+            hint = ""
+            if "allocation" in str(exc):
+                hint = (
+                    " (a candidate has no .allocation() now: take allows_figures(candidate, "
+                    "context) and call context.allocation(candidate))"
+                )
+            raise rule_failed(constraint, "allows_figures", f"raised {exc!r}{hint}") from exc
+        except BaseException as exc:  # plugin code, SystemExit included: name it
+            raise rule_failed(constraint, "allows_figures", exc) from exc
+
+    return check
 
 
 def figure_context(pricer: ServicePricer, objective: Objective) -> FigureContext:
@@ -137,6 +172,53 @@ def figure_context(pricer: ServicePricer, objective: Objective) -> FigureContext
         objective=objective,
         allocate=lambda candidate: pricer.allocation(candidate.indices, candidate.npv),
     )
+
+
+def largest_size(service: str, sharers: int, constraints: Sequence[Constraint]) -> int:
+    """The largest group the constraints' size limits allow (at most every sharer)."""
+    limits = [c.size_limit(service) for c in constraints]
+    return min([sharers] + [limit for limit in limits if limit is not None])
+
+
+def _adjacency(consortium: Consortium, ids: Sequence[str]) -> list[frozenset[int]]:
+    position = {member_id: i for i, member_id in enumerate(ids)}
+    return [
+        frozenset(position[n] for n in consortium.member(m).neighbours if n in position)
+        for m in ids
+    ]
+
+
+def too_large(
+    consortium: Consortium,
+    service: str,
+    constraints: Sequence[Constraint],
+    max_groups: int,
+    *,
+    sharers: Sequence[str] | None = None,
+) -> TooLargeError | None:
+    """The refusal a service's groups would earn, found without enumerating one (an exact
+    count without contiguity, a lower bound with it), or None when they may fit."""
+    ids = [p.member.id for p in consortium.sharers(service)] if sharers is None else sharers
+    count = len(ids)
+    max_size = largest_size(service, count, constraints)
+    if any(c.needs_connected(service) for c in constraints):
+        adjacency = _adjacency(consortium, ids)
+        bound, hub = connected_lower_bound(adjacency, max_size)
+        if bound > max_groups:
+            return _too_large(
+                service,
+                count,
+                max_size,
+                bound,
+                max_groups,
+                contiguous=True,
+                hub=(ids[hub], len(adjacency[hub])),
+            )
+        return None
+    total = count_all_groups(count, max_size)
+    if total > max_groups:
+        return _too_large(service, count, max_size, total, max_groups, contiguous=False)
+    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -158,30 +240,29 @@ def service_candidates(
     *,
     prune: bool = True,
     max_groups: int,
+    with_groups: bool = True,
 ) -> ServiceCandidates:
     """Priced candidates of a service allowed by `constraints`, singletons included.
 
     With `prune`, groups that cannot be in some optimal plan are dropped, by the
     two rules in `docs/optimiser.md`; each is checked to be safe for the
     constraints in force, and a test compares pruned and unpruned optima.
-    `max_groups` is the most groups the service may have (`Settings`).
+    `max_groups` is the most groups the service may have (`Settings`); without
+    `with_groups` only the members alone are made (a service the time limit left unpriced).
     """
     service = pricer.service.id
     ids = pricer.ids
     count = len(ids)
-    limits = [c.size_limit(service) for c in constraints]
-    max_size = min([count] + [limit for limit in limits if limit is not None])
-    if any(c.needs_connected(service) for c in constraints):
-        position = {member_id: i for i, member_id in enumerate(ids)}
-        adjacency = [
-            frozenset(position[n] for n in consortium.member(m).neighbours if n in position)
-            for m in ids
-        ]
-        groups_iter = connected_groups(adjacency, max_size)
+    refusal = too_large(consortium, service, constraints, max_groups, sharers=ids)
+    if refusal is not None and with_groups:
+        raise refusal
+    max_size = largest_size(service, count, constraints)
+    contiguous = any(c.needs_connected(service) for c in constraints)
+    if not with_groups:
+        groups_iter: Iterator[tuple[int, ...]] = iter(())
+    elif contiguous:
+        groups_iter = connected_groups(_adjacency(consortium, ids), max_size)
     else:
-        total = count_all_groups(count, max_size)
-        if total > max_groups:
-            raise _too_large(service, count, max_size, total, max_groups)
         groups_iter = all_groups(count, max_size)
 
     checks = [
@@ -195,12 +276,20 @@ def service_candidates(
         if not checks:
             return True
         members = frozenset(ids[i] for i in group)
-        return all(c.allows_members(service, members) for c in checks)
+        for constraint in checks:
+            try:
+                if not constraint.allows_members(service, members):
+                    return False
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # plugin code, SystemExit included: name it
+                raise rule_failed(constraint, "allows_members", exc) from exc
+        return True
 
     groups = []
     for n, group in enumerate(groups_iter):
         if n >= max_groups:
-            raise _too_large(service, count, max_size, None, max_groups)
+            raise _too_large(service, count, max_size, None, max_groups, contiguous=contiguous)
         if allowed(group):
             groups.append(group)
     enumerated = len(groups)
@@ -291,13 +380,52 @@ def dominated_groups(
     return dominated
 
 
+def _count(n: int) -> str:
+    """A count for people: in full up to a trillion, beyond as a power of ten."""
+    if n < 10**12:
+        return f"{n:,}"
+    digits = len(str(n)) - 1
+    return f"about {int(str(n)[:2]) / 10:.1f}e{digits}"
+
+
 def _too_large(
-    service: str, count: int, max_size: int, total: int | None, limit: int
+    service: str,
+    count: int,
+    max_size: int,
+    total: int | None,
+    limit: int,
+    *,
+    contiguous: bool,
+    hub: tuple[str, int] | None = None,
 ) -> TooLargeError:
-    amount = f"{total:,}" if total is not None else f"more than {limit:,}"
+    """The refusal, with advice that fits: what to change given what the file has.
+
+    `hub` is the member (and its neighbour count) behind a contiguous service's bound.
+    """
+    amount = _count(total) if total is not None else f"more than {limit:,}"
+    if hub is not None:
+        amount = f"at least {amount} (around {hub[0]!r} and its {hub[1]} neighbours alone)"
+    advice = []
+    smaller, total_k = None, 0
+    for k in range(2, max_size):  # the count grows with k: stop at the first too many
+        if hub is None:
+            total_k += math.comb(count, k)
+        else:  # the hub and any k - 1 of its neighbours
+            total_k += math.comb(hub[1], k - 1)
+        if total_k > limit:
+            break
+        smaller = k
+    if smaller is not None and smaller >= 2:
+        advice.append(f"set constraints.max_group_size to {smaller} or less")
+    if not contiguous:
+        advice.append("list the service in constraints.contiguous so only neighbours group")
+    if smaller is None or smaller < 2 or max_size <= 2:
+        advice.append(
+            "share this service among fewer members (split the consortium, or set "
+            f"share = false for members who will not share {service})"
+        )
     return TooLargeError(
         f"service {service!r} has {count} sharing members and groups of up to {max_size}: "
         f"{amount} candidate groups, more than sharedsvc can price and solve "
-        f"(the limit is {limit:,}); set constraints.max_group_size lower, "
-        f"or list the service in constraints.contiguous so only neighbours group"
+        f"(the limit is {limit:,}); " + "; or ".join(advice)
     )

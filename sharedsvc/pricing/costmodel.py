@@ -87,12 +87,16 @@ class CostModel:
         code. Must agree with the one-at-a-time methods (`sharedsvc.testing`
         checks this).
         """
-        running = np.empty(len(groups))
-        transition = np.empty(len(groups))
-        income = np.empty(len(groups))
-        for g, group in enumerate(groups):
+        figures = []
+        for group in groups:
             members = [participants[i] for i in group]
-            running[g] = self.group_running_cost(members, params)
-            transition[g] = self.group_transition_cost(members, params)
-            income[g] = self.group_added_income(members, params)
-        return GroupPrices(running=running, transition=transition, income=income)
+            figures.append(
+                (
+                    self.group_running_cost(members, params),
+                    self.group_transition_cost(members, params),
+                    self.group_added_income(members, params),
+                )
+            )
+        # object arrays keep each value as the model returned it, for the engine to check
+        columns = [np.array([f[k] for f in figures], dtype=object) for k in range(3)]
+        return GroupPrices(running=columns[0], transition=columns[1], income=columns[2])

@@ -6,6 +6,7 @@ raises, or returns NaN or negative costs, is caught and named.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -14,7 +15,8 @@ import numpy as np
 from sharedsvc.appraisal import money
 from sharedsvc.appraisal.allocation import Allocator, CoalitionGame
 from sharedsvc.errors import PluginError
-from sharedsvc.model.consortium import Consortium, Participation
+from sharedsvc.model.consortium import Consortium, Participant, Participation
+from sharedsvc.model.fields import LARGEST_NUMBER
 from sharedsvc.pricing.costmodel import CostModel
 from sharedsvc.pricing.groups import FlatGroups
 
@@ -55,7 +57,11 @@ class ServicePricer:
         self.plugin = plugin
         self.sharers: tuple[Participation, ...] = consortium.sharers(service_id)
         self.ids = tuple(p.member.id for p in self.sharers)
-        self.participants = tuple(p.participant() for p in self.sharers)
+        # each pricer hands its model copies: a plugin that changes a member (even with
+        # object.__setattr__) changes only what it was given, never the consortium
+        self.participants = tuple(
+            Participant(member=attrs.evolve(p.member), fields=p.fields) for p in self.sharers
+        )
         self.annuity = money.annuity(consortium.horizon_years, consortium.discount_rate)
         self.standalone = self._standalone_costs()
         self.game = CoalitionGame(lambda groups: self.figures(groups).npv)
@@ -74,50 +80,64 @@ class ServicePricer:
         costs = []
         for p in self.participants:
             try:
-                cost = float(self.model.standalone_cost(p, self.service.parameters))
-            except Exception as exc:  # plugin code: name it
+                with np.errstate(all="ignore"):  # a model's overflow is caught below, named
+                    cost = self.model.standalone_cost(p, self.service.parameters)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # plugin code, SystemExit included: name it
                 raise self._fail(
-                    f"raised {type(exc).__name__}: {exc} pricing {p.member.id!r} alone"
+                    f"raised {type(exc).__name__}: {exc} in standalone_cost of {p.member.id!r}"
                 ) from exc
-            costs.append(cost)
-        costs_array = np.array(costs, dtype=float)
-        if not np.all(np.isfinite(costs_array)) or np.any(costs_array < 0):
-            raise self._fail(f"returned a standalone cost that is negative or not finite: {costs}")
-        return costs_array
+            problem = amount_problem(cost, minimum=0.0)
+            if problem:
+                raise self._fail(
+                    f"returned a standalone cost of {problem} for {p.member.id!r} "
+                    "(in standalone_cost)"
+                )
+            costs.append(float(cost))
+        return _read_only(np.array(costs, dtype=float))
 
     def figures(self, groups: Sequence[Group]) -> Figures:
         """Annual saving, transition cost and npv of each group (ascending index tuples,
-        two or more members), checked."""
+        two or more members), checked.
+
+        The model gets the groups as a tuple and its parameters read-only, and what it
+        returns is copied and checked (numbers, finite, within `LARGEST_NUMBER`), so a
+        plugin can neither change what the engine relies on nor slip it a string or a
+        complex number.
+        """
+        groups = tuple(groups)
+        if not groups:  # nothing to ask the model (and no time to spend asking)
+            empty = _read_only(np.zeros(0))
+            return Figures(saving=empty, transition=empty, npv=empty)
         try:
-            prices = self.model.price_groups(self.participants, groups, self.service.parameters)
-            running = np.asarray(prices.running, dtype=float)
-            transition = np.asarray(prices.transition, dtype=float)
-            income = (
-                np.zeros(len(groups))
-                if prices.income is None
-                else np.asarray(prices.income, dtype=float)
-            )
-        except Exception as exc:  # plugin code: name it
-            raise self._fail(f"raised {type(exc).__name__}: {exc}") from exc
-        for name, array, floor in (
-            ("running cost", running, 0.0),
-            ("transition cost", transition, 0.0),
-            ("added income", income, -np.inf),
-        ):
-            if array.shape != (len(groups),):
-                raise self._fail(f"returned {array.shape} {name}s for {len(groups)} groups")
-            bad = ~np.isfinite(array) | (array < floor)
-            if bad.any():
-                first = groups[int(np.argmax(bad))]
-                raise self._fail(
-                    f"returned a {name} that is {'negative or ' if floor == 0 else ''}not finite "
-                    f"({array[bad][0]!r} for group {[self.ids[i] for i in first]})"
+            with np.errstate(all="ignore"):  # overflow and NaN are caught below, named
+                prices = self.model.price_groups(self.participants, groups, self.service.parameters)
+            arrays = {
+                "running cost": prices.running,
+                "transition cost": prices.transition,
+                "added income": np.zeros(len(groups)) if prices.income is None else prices.income,
+            }
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code, SystemExit included: name it
+            raise self._fail(f"raised {type(exc).__name__}: {exc} in price_groups") from exc
+        checked = {}
+        for name, given in arrays.items():
+            floor = -LARGEST_NUMBER if name == "added income" else 0.0
+            array, problem = _amounts(given, len(groups), floor)
+            if problem is not None:
+                where, what = problem
+                group = (
+                    "" if where is None else f" for group {[self.ids[i] for i in groups[where]]}"
                 )
-        saving = self._standalone_sums(groups) - running + income
+                raise self._fail(f"returned a {name} {what}{group} (in price_groups)")
+            checked[name] = array
+        saving = self._standalone_sums(groups) - checked["running cost"] + checked["added income"]
         return Figures(
             saving=saving,
-            transition=transition,
-            npv=money.npv(saving, transition, self.annuity),
+            transition=checked["transition cost"],
+            npv=money.npv(saving, checked["transition cost"], self.annuity),
         )
 
     def _standalone_sums(self, groups: Sequence[Group]) -> np.ndarray:
@@ -127,3 +147,45 @@ class ServicePricer:
         """Each member's share of a group's npv, by member id, sorted."""
         shares = self.allocator.shares(indices, npv)
         return dict(sorted(zip((self.ids[i] for i in indices), shares, strict=True)))
+
+
+def amount_problem(value: object, minimum: float) -> str | None:
+    """Why a plugin's amount in pounds is not one: a real number, finite, from `minimum`
+    to `LARGEST_NUMBER`; None when it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return f"{value!r} ({type(value).__name__}; expected a number)"
+    if not math.isfinite(value):
+        return f"{value!r} (not finite)"
+    if value < minimum:
+        return f"{value!r} (negative)"
+    if abs(value) > LARGEST_NUMBER:
+        return f"{value!r} (more than {LARGEST_NUMBER:.0e}: implausible)"
+    return None
+
+
+def _amounts(
+    given: object, count: int, minimum: float
+) -> tuple[np.ndarray, tuple[int | None, str] | None]:
+    """A plugin's per-group amounts as a fresh float array, or the first problem with them
+    (the group's position, or None when the whole array is wrong, and what is wrong)."""
+    raw = np.asarray(given)
+    if raw.dtype == object:  # a list of Python values: check each one
+        for g, value in enumerate(raw.reshape(-1).tolist()):
+            problem = amount_problem(value, minimum)
+            if problem:
+                return raw, (g, f"of {problem}")
+    elif raw.dtype.kind not in "iuf":
+        return raw, (None, f"array of {raw.dtype} values (expected numbers)")
+    if raw.shape != (count,):
+        return raw, (None, f"array of shape {raw.shape} for {count} groups")
+    array = np.array(raw, dtype=float)  # a copy: the plugin keeps its own
+    bad = ~np.isfinite(array) | (array < minimum) | (np.abs(array) > LARGEST_NUMBER)
+    if bad.any():
+        g = int(np.argmax(bad))
+        return array, (g, f"of {amount_problem(float(array[g]), minimum)}")
+    return _read_only(array), None
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array

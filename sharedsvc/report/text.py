@@ -1,16 +1,46 @@
-"""Render a `Result` as a table, JSON, CSV or Markdown. No arithmetic happens here."""
+"""Render a `Result` as a table, JSON, CSV or Markdown. No arithmetic happens here.
+
+Every piece of text is made printable first (`printable`): names are checked when a
+file is loaded, but labels and messages may come from plugins, and a newline or an
+escape sequence must never forge a line or rewrite a terminal. JSON escapes on its own.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import unicodedata
 
 from tabulate import tabulate
 
 from sharedsvc.results import Result
 
 FORMATS = ("table", "json", "csv", "markdown")
+
+
+def printable(text: str, *, markdown: bool = False) -> str:
+    """`text` with control characters, line separators and bidirectional overrides shown
+    as escapes (``\\x1b``), and for Markdown tables ``|`` escaped."""
+    out = []
+    for c in str(text):
+        if (
+            unicodedata.category(c) in ("Cc", "Zl", "Zp")
+            or "\u202a" <= c <= "\u202e"
+            or ("\u2066" <= c <= "\u2069")
+        ):
+            out.append(c.encode("unicode_escape").decode("ascii"))
+        elif markdown and c == "|":
+            out.append("\\|")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _table(rows, headers, tablefmt: str) -> str:
+    markdown = tablefmt == "github"
+    cells = [[printable(cell, markdown=markdown) for cell in row] for row in rows]
+    return tabulate(cells, headers, tablefmt=tablefmt, disable_numparse=True)
 
 
 def money(value: float) -> str:
@@ -37,8 +67,9 @@ def _heading(result: Result) -> str:
 
 def _tables(result: Result, tablefmt: str) -> str:
     markdown = tablefmt == "github"
-    heading = ("## " if markdown else "") + _heading(result)
-    parts = [heading, "", result.message[0].upper() + result.message[1:] + "."]
+    heading = ("## " if markdown else "") + printable(_heading(result))
+    message = printable(result.message[0].upper() + result.message[1:] + ".")
+    parts = [heading, "", message]
     if not result.solved:
         return "\n".join(parts) + "\n"
     rows = []
@@ -56,23 +87,18 @@ def _tables(result: Result, tablefmt: str) -> str:
         if service.standalone:
             rows.append([service.service, "alone: " + ", ".join(service.standalone), "", "", ""])
     headers = ["service", "group", "annual saving", "transition", "npv"]
-    parts += ["", tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True)]
+    parts += ["", _table(rows, headers, tablefmt)]
     member_rows = [
         [m, result.kinds.get(m, ""), money(v)] for m, v in sorted(result.members.items())
     ]
-    parts += [
-        "",
-        tabulate(
-            member_rows, ["member", "kind", "npv share"], tablefmt=tablefmt, disable_numparse=True
-        ),
-    ]
+    parts += ["", _table(member_rows, ["member", "kind", "npv share"], tablefmt)]
     totals = result.totals
     total_rows = [
         ["npv", money(totals["npv"])],
         ["annual saving", money(totals["annual_saving"])],
         ["transition cost", money(totals["transition_cost"])],
     ]
-    parts += ["", tabulate(total_rows, ["total", ""], tablefmt=tablefmt, disable_numparse=True)]
+    parts += ["", _table(total_rows, ["total", ""], tablefmt)]
     return "\n".join(parts) + "\n"
 
 

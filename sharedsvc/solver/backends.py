@@ -1,10 +1,15 @@
-"""Run a solver on a PuLP problem and say honestly what came back.
+"""Run a solver on a model and say honestly what came back.
 
 A time-limited CBC run can report "Optimal" for a mere incumbent (coin-or/pulp
 #711), and HiGHS stops at a 0.01% gap by default, so: the relative gap target is
 set to zero, the status is read from PuLP's `sol_status` (which distinguishes a
 proven optimum from a solution found), and a `feasible` answer always carries a
 proven gap, from the solver's bound (HiGHS) or from the LP relaxation (CBC).
+
+Solvers are silenced through their own options (HiGHS `output_flag`, CBC's log
+to a file), never by redirecting the process's stdout, so an embedding
+application keeps its output. Every run honours a `StopToken`: CBC runs as a
+child process that a stop ends, HiGHS polls the token in its interrupt callbacks.
 """
 
 from __future__ import annotations
@@ -13,22 +18,25 @@ import contextlib
 import math
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import ClassVar
 
 import attrs
 import pulp
 
-from sharedsvc.constants import Solver, Status
+from sharedsvc.constants import SolvedBy, Solver, Status
 from sharedsvc.errors import SolverError, UsageError
+from sharedsvc.settings import Settings
+from sharedsvc.stopping import StopToken
 
-HIGHS_TIME_SHARE = 0.8
-"""The default share of a time limit HiGHS is given (`Settings.highs_time_share`)."""
+HIGHS_TIME_SHARE = attrs.fields(Settings).highs_time_share.default
+"""The default share of a time limit HiGHS is given: `Settings.highs_time_share`'s."""
 
 
 @attrs.frozen(kw_only=True)
@@ -37,7 +45,8 @@ class Outcome:
 
     status: Status
     gap: float | None
-    solver: str
+    solver: SolvedBy | Solver
+    """What found the plan (`Solver.AUTO` for a block found infeasible before solving)."""
     objective: float = 0.0
     bound: float = 0.0
     """A proven upper bound on the optimum (the objective itself when optimal)."""
@@ -54,7 +63,12 @@ class Backend:
         raise NotImplementedError
 
     def make(
-        self, time_limit: float | None, *, mip: bool = True, warm_start: bool = False
+        self,
+        time_limit: float | None,
+        *,
+        mip: bool = True,
+        warm_start: bool = False,
+        stop: StopToken | None = None,
     ) -> pulp.LpSolver:
         raise NotImplementedError
 
@@ -64,14 +78,14 @@ class Backend:
 
 
 class Cbc(Backend):
-    """CBC 2.10, bundled with PuLP 3.x, run as a separate process."""
+    """CBC 2.10, bundled with PuLP 3.x, run as a child process that a stop ends."""
 
     name = Solver.CBC
 
     def available(self) -> bool:
         return True
 
-    def make(self, time_limit, *, mip=True, warm_start=False):
+    def make(self, time_limit, *, mip=True, warm_start=False, stop=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return pulp.PULP_CBC_CMD(
@@ -94,15 +108,38 @@ class Highs(Backend):
     def available(self) -> bool:
         return bool(pulp.HiGHS(msg=False).available())
 
-    def make(self, time_limit, *, mip=True, warm_start=False):
+    def make(self, time_limit, *, mip=True, warm_start=False, stop=None):
+        import highspy
+
         limit = None if time_limit is None else time_limit * self.time_share
-        return pulp.HiGHS(msg=False, mip=mip, timeLimit=limit, gapRel=0.0, gapAbs=0.0)
+        if stop is None:
+            return pulp.HiGHS(msg=False, mip=mip, timeLimit=limit, gapRel=0.0, gapAbs=0.0)
+        kinds = highspy.cb.HighsCallbackType
+        return pulp.HiGHS(
+            msg=False,
+            mip=mip,
+            timeLimit=limit,
+            gapRel=0.0,
+            gapAbs=0.0,
+            callbackTuple=(_stop_callback(stop), None),
+            callbacksToActivate=[
+                kinds.kCallbackSimplexInterrupt,
+                kinds.kCallbackIpmInterrupt,
+                kinds.kCallbackMipInterrupt,
+            ],
+        )
 
     def proven_bound(self, problem, log):
         return highs_bound(problem)
 
     def solve_model(
-        self, highs, names: list[str], time_limit: float | None, start: Collection[str] = ()
+        self,
+        highs,
+        names: list[str],
+        time_limit: float | None,
+        start: Collection[str] = (),
+        *,
+        stop: StopToken | None = None,
     ) -> Outcome:
         """Solve a HiGHS maximisation MIP in process; `start` names the columns of a first
         plan. Used for large blocks, whose PuLP model would take longer to build than to
@@ -117,12 +154,11 @@ class Highs(Backend):
         highs.setOptionValue("mip_abs_gap", 0.0)
         if time_limit is not None:
             highs.setOptionValue("time_limit", float(time_limit) * self.time_share)
-        with native_stdout_silenced():
-            highs.run()
+        run_highs(highs, stop)
         status = highs.getModelStatus()
         info = highs.getInfo()
         if status == highspy.HighsModelStatus.kInfeasible:
-            return Outcome(status=Status.INFEASIBLE, gap=None, solver=self.name)
+            return Outcome(status=Status.INFEASIBLE, gap=None, solver=SolvedBy.HIGHS)
         if info.primal_solution_status != 2:  # no feasible plan
             raise _no_plan(self.name, time_limit, status.name)
         x = highs.getSolution().col_value
@@ -132,7 +168,7 @@ class Highs(Backend):
             return Outcome(
                 status=Status.OPTIMAL,
                 gap=0.0,
-                solver=self.name,
+                solver=SolvedBy.HIGHS,
                 values=values,
                 objective=objective,
                 bound=objective,
@@ -142,11 +178,85 @@ class Highs(Backend):
         return Outcome(
             status=Status.FEASIBLE,
             gap=relative_gap(objective, bound) if math.isfinite(bound) else None,
-            solver=self.name,
+            solver=SolvedBy.HIGHS,
             values=values,
             objective=objective,
             bound=bound,
         )
+
+
+def new_highs():
+    """A silent HiGHS instance (`output_flag` off)."""
+    import highspy
+
+    _quiet_banner()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def run_highs(highs, stop: StopToken | None) -> None:
+    """`highs.run()`, interrupted through HiGHS's own callbacks when `stop` is set; then
+    `stop.check()`, so a stopped run unwinds instead of returning a partial answer."""
+    if stop is None:
+        highs.run()
+        return
+    stop.check()
+    callback = _stop_event_callback(stop)
+    for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
+        event += callback
+    try:
+        with stop.native():
+            highs.run()
+    finally:
+        for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
+            event -= callback
+    stop.check()
+
+
+def _stop_event_callback(stop: StopToken):
+    def interrupt(event) -> None:
+        if stop.requested:
+            event.interrupt()
+
+    return interrupt
+
+
+def _stop_callback(stop: StopToken):
+    """The legacy callback form that PuLP's HiGHS interface takes."""
+
+    def interrupt(callback_type, message, data_out, data_in, user_data) -> None:
+        if stop.requested and data_in is not None:
+            data_in.user_interrupt = True
+
+    return interrupt
+
+
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
+
+def _quiet_banner() -> None:
+    """HiGHS prints its banner on stdout once per process, when the first instance is
+    made, before any option can be set: make that first instance with file descriptor 1
+    pointed at /dev/null, once. Everything later is silenced by `output_flag`."""
+    global _banner_shown
+    with _BANNER_LOCK:
+        if _banner_shown:
+            return
+        import highspy
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+            highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
 
 
 def highs_available() -> bool:
@@ -181,49 +291,88 @@ def _no_plan(name: str, time_limit: float | None, why: str) -> SolverError:
     return SolverError(f"the {name} solver stopped without a plan ({why})")
 
 
-_SILENCE_LOCK = threading.Lock()
-_silence_depth = 0
-_saved_stdout: int | None = None
+def run_solver(
+    problem: pulp.LpProblem,
+    solver: pulp.LpSolver,
+    name: str,
+    *,
+    stop: StopToken | None = None,
+    folder: Path | None = None,
+) -> None:
+    """Run a PuLP solver on `problem`, silenced; a solver failure is a `SolverError`.
 
-
-@contextlib.contextmanager
-def native_stdout_silenced() -> Iterator[None]:
-    """Silence what native code prints on stdout (HiGHS's banner).
-
-    Results go to stdout, so nothing else may: `--format json | jq` must work.
-    Solver errors still reach us as statuses and exceptions. File descriptor 1 is
-    shared by every thread, so the first to enter redirects it and the last to
-    leave restores it.
+    CBC runs as a child process in `folder` (its model, solution and log files stay
+    there, so they go when the folder goes), ended at once if `stop` is set.
     """
-    global _silence_depth, _saved_stdout
-    with _SILENCE_LOCK:
-        if _silence_depth == 0:
-            sys.stdout.flush()
-            _saved_stdout = os.dup(1)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.close(devnull)
-        _silence_depth += 1
+    if stop is not None:
+        stop.check()
+    if isinstance(solver, pulp.PULP_CBC_CMD):
+        with contextlib.ExitStack() as scope:
+            if folder is None:
+                folder = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="sharedsvc-")))
+            _run_cbc(problem, solver, folder, stop or StopToken())
+        return
+    _quiet_banner()
     try:
-        yield
-    finally:
-        with _SILENCE_LOCK:
-            _silence_depth -= 1
-            if _silence_depth == 0 and _saved_stdout is not None:
-                sys.stdout.flush()
-                os.dup2(_saved_stdout, 1)
-                os.close(_saved_stdout)
-                _saved_stdout = None
-
-
-def run_solver(problem: pulp.LpProblem, solver: pulp.LpSolver, name: str) -> None:
-    """Run a PuLP solver with its chatter silenced; a solver failure is a `SolverError`."""
-    try:
-        with warnings.catch_warnings(), native_stdout_silenced():
+        with warnings.catch_warnings(), stop.native() if stop else contextlib.nullcontext():
             warnings.simplefilter("ignore", DeprecationWarning)
             problem.solve(solver)
     except pulp.PulpSolverError as exc:
         raise SolverError(f"the {name} solver failed: {exc}") from None
+    if stop is not None:
+        stop.check()
+
+
+def _run_cbc(problem: pulp.LpProblem, solver: pulp.PULP_CBC_CMD, folder: Path, stop) -> None:
+    """CBC on `problem` as PuLP runs it, but as a child process `stop` can end.
+
+    The model is written as MPS with PuLP's own names and the plan read back with
+    PuLP's reader, as `PULP_CBC_CMD` does; the objective is fixed up (and restored)
+    as `LpProblem.solve` does.
+    """
+    was_none, dummy = problem.fixObjective()
+    try:
+        _cbc_files_run(problem, solver, folder, stop)
+    finally:
+        problem.restoreObjective(was_none, dummy)
+
+
+def _cbc_files_run(problem: pulp.LpProblem, solver: pulp.PULP_CBC_CMD, folder: Path, stop):
+    model, solution, start = folder / "model.mps", folder / "plan.sol", folder / "start.mst"
+    log = Path(solver.optionsDict.get("logPath") or folder / "cbc.log")
+    variables, variable_names, row_names, _ = problem.writeMPS(str(model), rename=1)
+    args = [solver.path, str(model)]
+    if problem.sense == pulp.LpMaximize:
+        args.append("-max")
+    if solver.optionsDict.get("warmStart", False):
+        solver.writesol(str(start), problem, variables, variable_names, row_names)
+        args += ["-mips", str(start)]
+    if solver.timeLimit is not None:
+        args += ["-sec", str(solver.timeLimit)]
+    for option in solver.options + solver.getOptions():
+        args += ("-" + option).split()
+    args += ["-solve" if solver.mip else "-initialSolve", "-printingOptions", "all"]
+    args += ["-solution", str(solution)]
+    try:
+        with open(log, "w") as out:
+            process = subprocess.Popen(args, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+            with stop.child(process):
+                code = process.wait()
+    except OSError as exc:
+        raise SolverError(f"the cbc solver failed: cannot run {solver.path}: {exc}") from None
+    stop.check()
+    if code != 0:
+        raise SolverError(f"the cbc solver failed: it exited with status {code}")
+    if not solution.exists():
+        raise SolverError("the cbc solver failed: it wrote no solution")
+    status, values, reduced, shadow, slacks, sol_status = solver.readsol_MPS(
+        str(solution), problem, variables, variable_names, row_names
+    )
+    problem.assignVarsVals(values)
+    problem.assignVarsDj(reduced)
+    problem.assignConsPi(shadow)
+    problem.assignConsSlack(slacks, activity=True)
+    problem.assignStatus(status, sol_status)
 
 
 def solve(
@@ -233,6 +382,7 @@ def solve(
     warm_start: bool = False,
     *,
     highs_time_share: float = HIGHS_TIME_SHARE,
+    stop: StopToken | None = None,
 ) -> Outcome:
     """Solve `problem` (a maximisation) and map the result to optimal/feasible/infeasible.
 
@@ -241,48 +391,50 @@ def solve(
     chosen = backend(solver, highs_time_share=highs_time_share)
     name = chosen.name
     with tempfile.TemporaryDirectory(prefix="sharedsvc-") as folder:
-        engine = chosen.make(time_limit, warm_start=warm_start)
+        engine = chosen.make(time_limit, warm_start=warm_start, stop=stop)
         log = Path(folder) / "solver.log"
         if name == Solver.CBC:
             engine.optionsDict["logPath"] = str(log)
-        run_solver(problem, engine, name)
+        run_solver(problem, engine, name, stop=stop, folder=Path(folder))
         proven = chosen.proven_bound(problem, log) if name == Solver.CBC else None
-    sol_status = problem.sol_status
-    if sol_status == pulp.LpSolutionInfeasible or problem.status == pulp.LpStatusInfeasible:
-        return Outcome(status=Status.INFEASIBLE, gap=None, solver=name)
-    if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        raise _no_plan(name, time_limit, pulp.LpStatus[problem.status])
-    values = {v.name: v.value() or 0.0 for v in problem.variables()}
-    objective = pulp.value(problem.objective) or 0.0
-    if sol_status == pulp.LpSolutionOptimal:
-        return Outcome(
-            status=Status.OPTIMAL,
-            gap=0.0,
-            solver=name,
-            values=values,
-            objective=objective,
-            bound=objective,
-        )
-    if proven is None:
-        proven = _best_bound(problem, chosen)
+        sol_status = problem.sol_status
+        if sol_status == pulp.LpSolutionInfeasible or problem.status == pulp.LpStatusInfeasible:
+            return Outcome(status=Status.INFEASIBLE, gap=None, solver=SolvedBy(name))
+        if sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            raise _no_plan(name, time_limit, pulp.LpStatus[problem.status])
+        values = {v.name: v.value() or 0.0 for v in problem.variables()}
+        objective = pulp.value(problem.objective) or 0.0
+        if sol_status == pulp.LpSolutionOptimal:
+            return Outcome(
+                status=Status.OPTIMAL,
+                gap=0.0,
+                solver=SolvedBy(name),
+                values=values,
+                objective=objective,
+                bound=objective,
+            )
+        if proven is None:
+            proven = _best_bound(problem, chosen, stop, Path(folder))
     bound = max(objective, proven)
     return Outcome(
         status=Status.FEASIBLE,
         gap=relative_gap(objective, bound),
-        solver=name,
+        solver=SolvedBy(name),
         values=values,
         objective=objective,
         bound=bound,
     )
 
 
-def _best_bound(problem: pulp.LpProblem, chosen: Backend) -> float:
+def _best_bound(problem: pulp.LpProblem, chosen: Backend, stop, folder: Path) -> float:
     """An upper bound on the optimum: the solver's own, else the LP relaxation's."""
     bound = chosen.proven_bound(problem, Path(os.devnull)) if chosen.name == Solver.HIGHS else None
     if bound is not None:
         return bound
     relaxed = problem.deepcopy()
-    run_solver(relaxed, chosen.make(None, mip=False), chosen.name)
+    run_solver(
+        relaxed, chosen.make(None, mip=False, stop=stop), chosen.name, stop=stop, folder=folder
+    )
     if relaxed.status != pulp.LpStatusOptimal:
         raise SolverError(
             f"the {chosen.name} solver could not bound the plan (LP relaxation failed)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
@@ -15,6 +16,7 @@ from typing import TypeVar
 import attrs
 
 from sharedsvc.rules import Constraint
+from sharedsvc.stopping import StopToken
 
 Job = TypeVar("Job")
 Done = TypeVar("Done")
@@ -35,18 +37,36 @@ def blocks(services: Sequence[str], constraints: Sequence[Constraint]) -> list[l
     return [[s for s in services if s in b] for b in seen]
 
 
-def run_jobs(job: Callable[[Job], Done], jobs: Sequence[Job], workers: int) -> Iterator[Done]:
-    """Run `job` on each item, in up to `workers` threads when there are several.
+def run_jobs(
+    job: Callable[[Job], Done], jobs: Sequence[Job], workers: int, stop: StopToken
+) -> Iterator[Done]:
+    """Run `job` on each item, in up to `workers` threads when there are several; the
+    results come in the order of `jobs`.
 
     The solvers do the work outside Python (CBC in its own process, HiGHS in C++),
     so threads run blocks in parallel. Forked processes would not do: forking after
-    HiGHS has started its threads can deadlock.
+    HiGHS has started its threads can deadlock. If the run is interrupted or a job
+    fails, `stop` is set, so the running jobs end their solvers and no job that has not
+    started starts; when the caller stops reading early, the jobs not yet started
+    are dropped and the running ones finish.
     """
     if workers < 2 or len(jobs) < 2:
-        yield from map(job, jobs)
+        for item in jobs:
+            stop.check()
+            yield job(item)
         return
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        yield from pool.map(job, jobs)
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
+    try:
+        futures = [pool.submit(job, item) for item in jobs]
+        for future in futures:
+            yield future.result()
+    except GeneratorExit:
+        raise
+    except BaseException as failure:  # interrupted, or a block failed: end the others now
+        stop.request(getattr(failure, "signum", signal.SIGINT))
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @attrs.define

@@ -16,10 +16,9 @@ import attrs
 import pulp
 
 from sharedsvc.constants import Objective
-from sharedsvc.errors import PluginError
 from sharedsvc.pricing.candidates import Candidate
 from sharedsvc.pricing.pricer import ServicePricer
-from sharedsvc.rules import Column, Constraint, ModelView
+from sharedsvc.rules import Column, Constraint, ModelView, rule_failed
 from sharedsvc.solver.backends import Outcome
 from sharedsvc.solver.names import column_name, cover_row_name
 
@@ -75,17 +74,8 @@ def build_model(
         if set(constraint.linked_services(services)) & set(services):
             try:
                 constraint.add_rows(view)
-            except Exception as exc:  # plugin code: name it
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # plugin code, SystemExit included: name it
                 raise rule_failed(constraint, "add_rows", exc) from exc
     return BuiltModel(problem=problem, view=view)
-
-
-def rule_failed(constraint: Constraint, method: str, what: Exception | str) -> PluginError:
-    """The error for a rule plugin's code that raised or broke its contract, naming it."""
-    if isinstance(what, Exception):
-        what = f"raised {type(what).__name__}: {what}"
-    kind = type(constraint)
-    return PluginError(
-        f"rule constraint {kind.__name__} from {kind.__module__!r} "
-        f"({constraint.label or 'no label'}) {what} in {method}"
-    )

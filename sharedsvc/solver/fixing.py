@@ -24,6 +24,8 @@ import pulp
 
 from sharedsvc.settings import Settings
 from sharedsvc.solver import relaxation
+from sharedsvc.solver.backends import run_highs
+from sharedsvc.stopping import StopToken
 
 
 @attrs.frozen(kw_only=True)
@@ -49,10 +51,11 @@ def reduce_model(
     time_limit: float | None = None,
     *,
     settings: Settings,
+    stop: StopToken | None = None,
 ) -> Reduction | None:
     """LP, restricted MIP and reduced-cost fixing of a PuLP model; see `reduce_relaxation`."""
     return reduce_relaxation(
-        relaxation.from_problem(problem), always_keep, time_limit, settings=settings
+        relaxation.from_problem(problem), always_keep, time_limit, settings=settings, stop=stop
     )
 
 
@@ -63,6 +66,7 @@ def reduce_relaxation(
     restricted_seconds: float | None = None,
     *,
     settings: Settings,
+    stop: StopToken | None = None,
 ) -> Reduction | None:
     """LP, restricted MIP and reduced-cost fixing; None if the LP could not be solved.
 
@@ -78,7 +82,7 @@ def reduce_relaxation(
     h.setOptionValue("simplex_strategy", 4)  # primal simplex: far faster on these LPs
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
-    h.run()
+    run_highs(h, stop)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     solution = h.getSolution()
@@ -111,7 +115,7 @@ def reduce_relaxation(
         if time_limit is not None:
             budget = min(budget, max(1.0, (time_limit - (time.perf_counter() - started)) / 2))
         mip.highs.setOptionValue("time_limit", budget)
-        mip.highs.run()
+        run_highs(mip.highs, stop)
         if mip.highs.getInfo().primal_solution_status == 2:  # feasible
             incumbent = mip.highs.getInfo().objective_function_value
             plan = np.array(mip.highs.getSolution().col_value)

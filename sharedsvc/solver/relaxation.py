@@ -20,9 +20,8 @@ from sharedsvc.constants import Objective
 from sharedsvc.pricing.candidates import Candidate
 from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import ServicePricer
-from sharedsvc.rules import Constraint, LinearRow
-from sharedsvc.solver.backends import native_stdout_silenced
-from sharedsvc.solver.build import rule_failed
+from sharedsvc.rules import Constraint, LinearRow, rule_failed
+from sharedsvc.solver.backends import new_highs
 from sharedsvc.solver.names import column_name
 
 
@@ -37,10 +36,7 @@ class Relaxation:
 def _highs():
     import highspy
 
-    with native_stdout_silenced():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    return h, highspy
+    return new_highs(), highspy
 
 
 def from_problem(problem: pulp.LpProblem) -> Relaxation:
@@ -98,7 +94,9 @@ def side_rows(
             continue
         try:
             given = constraint.linear_rows(candidates)
-        except Exception as exc:  # plugin code: name it
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code, SystemExit included: name it
             raise rule_failed(constraint, "linear_rows", exc) from exc
         if given is None:
             return None

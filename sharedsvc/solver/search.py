@@ -47,6 +47,7 @@ import numpy as np
 from sharedsvc.constants import SearchStop
 from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.settings import Settings
+from sharedsvc.stopping import StopToken
 
 MAX_MEMBERS = 63
 """The covered set is a 64-bit mask with a bit to spare, so at most 63 members (a hard
@@ -178,6 +179,7 @@ def _search(
     max_states: int,
     pairs_per_chunk: int,
     beam: int | None = None,
+    halt: StopToken | None = None,
 ) -> tuple[np.ndarray | None, int, SearchStop | None, bool]:
     """Every partition losing at most `budget`: the positions of the best one, or None.
 
@@ -225,6 +227,8 @@ def _search(
         while start < len(masks):
             if deadline is not None and time.perf_counter() > deadline:
                 return None, offset, SearchStop.TIME, cut
+            if halt is not None:
+                halt.check()
             base = ends[start - 1] if start else 0
             stop = max(start + 1, int(np.searchsorted(ends, base + pairs_per_chunk, side="right")))
             count = tries[start:stop]
@@ -265,6 +269,7 @@ def partition_search(
     max_states: int | None = None,
     progress: Callable[[str], None] | None = None,
     order: np.ndarray | None = None,
+    stop: StopToken | None = None,
 ) -> Search:
     """The best partition of `members` into `groups`, or a proven bound on it.
 
@@ -293,7 +298,9 @@ def partition_search(
     if settings.beam_width:  # a quick plan first: it narrows the gap the exact searches cover
         most = max(len(masks) for masks in columns.masks)
         beam = max(1, min(settings.beam_width, settings.beam_pairs // max(1, most)))
-        plan, states, _, _ = _search(members, columns, math.inf, deadline, max_states, chunk, beam)
+        plan, states, _, _ = _search(
+            members, columns, math.inf, deadline, max_states, chunk, beam, halt=stop
+        )
         if plan is not None:
             value = float(values[plan].sum())
             if floor is not None and value <= floor:
@@ -305,7 +312,9 @@ def partition_search(
     bound, previous = ceiling, 0
     while True:
         started = time.perf_counter()
-        found, met, stopped, cut = _search(members, columns, budget, deadline, max_states, chunk)
+        found, met, stopped, cut = _search(
+            members, columns, budget, deadline, max_states, chunk, halt=stop
+        )
         states += met
         if stopped is not None:
             return Search(columns=plan, bound=bound, states=states, stopped=stopped)

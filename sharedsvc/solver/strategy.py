@@ -10,13 +10,14 @@ step is exact; `docs/optimiser.md` says why, and which solver "auto" picks.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import numpy as np
 
-from sharedsvc.constants import Objective, SearchStop, Solver, Status
+from sharedsvc.constants import Objective, SearchStop, SolvedBy, Solver, Status
 from sharedsvc.errors import SolverError
 from sharedsvc.pricing.candidates import Candidate
 from sharedsvc.pricing.groups import FlatGroups
@@ -28,6 +29,7 @@ from sharedsvc.solver.backends import Highs, Outcome, highs_available, relative_
 from sharedsvc.solver.blocks import Stopwatch
 from sharedsvc.solver.build import build_model
 from sharedsvc.solver.names import column_name
+from sharedsvc.stopping import StopToken
 
 Progress = Callable[[str], None]
 Picked = dict[str, list[int]]
@@ -49,6 +51,8 @@ class Block:
     """When the block's time is up (perf_counter seconds); None: no limit."""
     building: Stopwatch
     """Time spent building models is added here."""
+    stop: StopToken = attrs.field(factory=StopToken)
+    """Checked between steps and by the solvers: a stop ends the block at once."""
 
     @property
     def label(self) -> str:
@@ -85,7 +89,22 @@ def solve_block(block: Block) -> BlockSolution | None:
 
     Every step counts against the block's deadline, building included.
     """
+    try:
+        return _solve_block(block)
+    except SolverError:
+        if block.deadline is None:
+            raise
+        # the time ran out before a solver found any plan: every member alone, if allowed
+        fallback = everyone_alone(block)
+        if fallback is None:
+            raise
+        block.progress(f"{block.label}: no plan within the time limit; every member alone")
+        return fallback
+
+
+def _solve_block(block: Block) -> BlockSolution | None:
     settings = block.settings
+    block.stop.check()
     built = None
     if block.columns >= settings.fixing_min_columns and highs_available():
         rows = relaxation.side_rows(block.candidates, block.constraints)
@@ -105,6 +124,11 @@ def solve_block(block: Block) -> BlockSolution | None:
         solved = _solve_by_fixing(block, lp, order)
         if solved is not None:
             return solved
+        if block.deadline is not None and time.perf_counter() >= block.deadline:
+            # out of time before the LP gave a plan: building the whole model now would
+            # overrun the limit by far (a PuLP model of 80,000 groups: tens of seconds)
+            raise SolverError(f"no plan for {block.label} within the time limit")
+    block.stop.check()
     if built is None:
         with block.building.timing():
             built = build_model(block.pricers, block.candidates, block.constraints, block.objective)
@@ -116,6 +140,38 @@ def solve_block(block: Block) -> BlockSolution | None:
     return BlockSolution(outcome=_without_values(outcome), picked=built.picked(outcome))
 
 
+def everyone_alone(block: Block, bound: float = math.inf) -> BlockSolution | None:
+    """The plan that leaves every sharer alone, if the constraints allow it: each has a
+    group of one, and every side row holds with no group formed. `bound` is what is
+    known of the optimum (infinite: nothing). None when it is not a plan, or the rows
+    cannot be checked without building the model."""
+    picked: Picked = {}
+    for service, cands in block.candidates.items():
+        singles = {c.indices[0]: j for j, c in enumerate(cands) if c.size == 1}
+        if len(singles) != len(block.pricers[service].ids):
+            return None  # a member may not stay alone (must_share)
+        picked[service] = sorted(singles.values())
+    rows = relaxation.side_rows(block.candidates, block.constraints)
+    if rows is None:
+        return None
+    for row in rows:
+        activity = sum(
+            float(np.asarray(coefficients, dtype=float)[picked[service]].sum())
+            for service, coefficients in row.coefficients.items()
+        )
+        slack = 1e-9 * max(1.0, abs(activity))
+        if not row.lower - slack <= activity <= row.upper + slack:
+            return None
+    outcome = Outcome(
+        status=Status.FEASIBLE,
+        gap=None if math.isinf(bound) else relative_gap(0.0, bound),
+        solver=SolvedBy.TIME_LIMIT,
+        objective=0.0,
+        bound=bound,
+    )
+    return BlockSolution(outcome=outcome, picked=picked)
+
+
 def _solve_pulp(block: Block, problem, solver: Solver, time_limit, warm_start=False) -> Outcome:
     return solve(
         problem,
@@ -123,6 +179,7 @@ def _solve_pulp(block: Block, problem, solver: Solver, time_limit, warm_start=Fa
         time_limit,
         warm_start,
         highs_time_share=block.settings.highs_time_share,
+        stop=block.stop,
     )
 
 
@@ -183,11 +240,13 @@ def _solve_by_fixing(
     singles = {name for name, (s, j) in by_name.items() if block.candidates[s][j].size == 1}
     restricted = settings.search_restricted_seconds if searching else settings.restricted_seconds
     reduction = fixing.reduce_relaxation(
-        lp, singles, block.remaining(), restricted, settings=settings
+        lp, singles, block.remaining(), restricted, settings=settings, stop=block.stop
     )
     if searching and reduction is not None and reduction.incumbent is None:
         # rounding found no plan (members who may not stay alone): let a MIP find one
-        reduction = fixing.reduce_relaxation(lp, singles, block.remaining(), settings=settings)
+        reduction = fixing.reduce_relaxation(
+            lp, singles, block.remaining(), settings=settings, stop=block.stop
+        )
     if reduction is None or reduction.incumbent is None:
         return None
     label = block.label
@@ -200,7 +259,7 @@ def _solve_by_fixing(
     if reduction.proven:
         value = reduction.incumbent
         outcome = Outcome(
-            status=Status.OPTIMAL, gap=0.0, solver=Solver.HIGHS, objective=value, bound=value
+            status=Status.OPTIMAL, gap=0.0, solver=SolvedBy.HIGHS, objective=value, bound=value
         )
         return BlockSolution(outcome=outcome, picked=_picked(block, by_name, plan))
     kept_mask = np.array([name in reduction.kept for name in lp.names], dtype=bool)
@@ -221,7 +280,7 @@ def _solve_by_fixing(
             outcome = Outcome(
                 status=Status.OPTIMAL if stopped is None else Status.FEASIBLE,
                 gap=0.0 if stopped is None else relative_gap(incumbent, lp_bound),
-                solver="search",
+                solver=SolvedBy.SEARCH,
                 objective=incumbent,
                 bound=incumbent if stopped is None else lp_bound,
             )
@@ -244,7 +303,8 @@ def _solve_by_fixing(
             "in the time left; the gap is proven against the LP bound"
         )
     kept_columns = np.flatnonzero(kept_mask)
-    kept_positions = [by_name[lp.names[i]] for i in kept_columns]
+    # in the block's column order (a PuLP-built LP lists its columns by name)
+    kept_positions = sorted(by_name[lp.names[i]] for i in kept_columns)
     kept = {
         s: [block.candidates[s][j] for service, j in kept_positions if service == s]
         for s in block.candidates
@@ -260,6 +320,7 @@ def _solve_by_fixing(
             mip.names,
             block.remaining(),
             start=reduction.incumbent_values,
+            stop=block.stop,
         )
         kept_names = None
     else:
@@ -310,7 +371,7 @@ def _solve_by_fixing(
     outcome = Outcome(
         status=Status.FEASIBLE,
         gap=relative_gap(reduction.incumbent, bound),
-        solver=solver,
+        solver=SolvedBy(solver),
         objective=reduction.incumbent,
         bound=bound,
     )
@@ -341,6 +402,7 @@ def _search_kept(
         deadline=None if limit is None else time.perf_counter() + limit,
         progress=lambda message: block.progress(f"{service}: {message}"),
         order=order,
+        stop=block.stop,
     )
     if found.columns is None:
         return _Found(search=found)
