@@ -7,6 +7,7 @@ Exit statuses: 0 solved, 1 infeasible, 2 bad input or usage, 3 solver failure,
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -73,7 +74,12 @@ class _Group(click.Group):
             _fail(error)
         except KeyboardInterrupt as interruption:
             click.echo("interrupted; no output was written", err=True)
-            sys.exit(getattr(interruption, "exit_code", 130))
+            code = getattr(interruption, "exit_code", 130)
+            if stop.solvers_running:  # a native solve still winding down: exit now
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+            sys.exit(code)
 
 
 @click.group(cls=_Group)

@@ -175,7 +175,12 @@ def optimise(
     }
     if any(o.status == Status.INFEASIBLE for o in outcomes):
         progress("infeasible: looking for the constraints that clash")
-        conflicts = explain.clashing_constraints(consortium, pricers, settings, stop)
+        explain_by = None
+        if deadline is not None:  # explaining counts against the limit too
+            explain_by = max(deadline, time.perf_counter() + settings.minimum_block_seconds)
+        conflicts = explain.clashing_constraints(
+            consortium, pricers, settings, stop, deadline=explain_by
+        )
         return Result(
             status=Status.INFEASIBLE,
             gap=None,

@@ -7,13 +7,12 @@ and no new solver starts once it is set. So SIGTERM to the process alone, with
 blocks solving in threads, ends the run within seconds, leaves no child process
 and writes nothing (temporary files are removed as the stack unwinds).
 
-Python runs signal handlers in the main thread between bytecodes, which includes
-the callbacks HiGHS makes while it solves; an exception raised there would be
-lost inside HiGHS. So while the main thread is inside a native solve (`native()`),
-the CLI's handler only sets the token, and the solve returns and checks it. And as
-the handler may not run at all while HiGHS works without calling back (measured: a
-second and more), `watch_signals` also has a thread read the signal from Python's
-wakeup file descriptor, written the moment it arrives, and set the token from there.
+Python runs signal handlers in the main thread between bytecodes, so native solver
+code must never hold the main thread: solvers run in helper threads (`solver/
+backends.in_background`) while the caller waits in Python, checking the token, so
+a handler runs within a tenth of a second. `watch_signals` also has a thread read
+each signal from Python's wakeup file descriptor the moment it arrives and set the
+token from there, so that solvers in other threads stop even before the handler runs.
 """
 
 from __future__ import annotations
@@ -46,8 +45,7 @@ class StopToken:
         self._event = threading.Event()
         self._lock = threading.RLock()  # a signal handler may run while it is held
         self._children: set[subprocess.Popen] = set()
-        self._native_depth = 0
-        self._signals = 0
+        self._abandoned: list[threading.Thread] = []
         self.signum: int = signal.SIGINT
 
     @property
@@ -85,31 +83,21 @@ class StopToken:
             if process.poll() is None:  # left by an exception: never orphan it
                 _end(process)
 
-    @contextlib.contextmanager
-    def native(self) -> Iterator[None]:
-        """Mark native solver code running in the main thread (see the module's note)."""
-        main = threading.current_thread() is threading.main_thread()
-        if main:
-            self._native_depth += 1
-        try:
-            yield
-        finally:
-            if main:
-                self._native_depth -= 1
+    def abandon(self, solver: threading.Thread) -> None:
+        """Note a solver thread left running on a stop (it ends at HiGHS's next callback)."""
+        with self._lock:
+            self._abandoned.append(solver)
 
     @property
-    def in_native_code(self) -> bool:
-        """True while the main thread is inside a native solve."""
-        return self._native_depth > 0
+    def solvers_running(self) -> bool:
+        """True while a solver thread left running on a stop has not ended: a process
+        that exits then must skip Python's shutdown, which would abort under it."""
+        return any(thread.is_alive() for thread in self._abandoned)
 
     def on_signal(self, signum: int, frame: object) -> None:
-        """A signal handler: set the token, and unwind now unless a native solve is
-        running in the main thread (it returns at its next callback, then unwinds). A
-        second signal unwinds at once, wherever it lands."""
-        self._signals += 1
+        """A signal handler: set the token, and unwind the main thread now."""
         self.request(signum)
-        if self._signals > 1 or not self.in_native_code:
-            raise Interrupted(signum)
+        raise Interrupted(signum)
 
     @contextlib.contextmanager
     def watch_signals(

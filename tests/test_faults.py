@@ -317,13 +317,9 @@ def test_a_signal_to_the_process_alone_stops_a_threaded_solve(tmp_path, sig, cod
 
 
 def test_an_interrupt_during_an_in_process_highs_solve_is_not_lost(tmp_path):
-    """HiGHS calls back into Python while it solves; a Ctrl-C must stop it, not vanish
-    inside a callback and leave the run going (it went on to the final MIP before).
-
-    A second Ctrl-C is sent if the first has not ended the run within 10 s: in about
-    one run in five under pytest the first SIGINT was never seen by the process while
-    HiGHS ran (its handler installed and unblocked in every thread, and the
-    wakeup-fd thread never woke); a second one always ends it at once."""
+    """HiGHS calls back into Python while it solves, and in some phases not for a minute;
+    one Ctrl-C must stop it within seconds, not vanish inside a callback or wait for the
+    phase to end (it went on to the final MIP before)."""
     source = tmp_path / "slow.toml"
     source.write_text(slow_consortium())
     process, temp, seen = _start_and_wait_for(["optimise", str(source)], tmp_path, "candidate")
@@ -331,12 +327,8 @@ def test_an_interrupt_during_an_in_process_highs_solve_is_not_lost(tmp_path):
     state = _signal_state(process.pid)
     signalled = time.monotonic()
     process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGINT)
-    stderr = seen + _finish(process, context=f"signals before the first:\n{state}")
-    assert time.monotonic() - signalled < 15, stderr
+    stderr = seen + _finish(process, context=f"signals before it:\n{state}")
+    assert time.monotonic() - signalled < 5, stderr
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert list(temp.iterdir()) == []
@@ -416,3 +408,30 @@ def test_pricing_counts_against_the_time_limit(monkeypatch):
     assert "third" in result.unfinished and "first" not in result.unfinished
     assert any("third: not priced, the time limit came first" in line for line in lines)
     assert result.service("first").groups  # priced in time, and solved
+
+
+def test_infeasibility_is_explained_within_the_time_limit(tmp_path):
+    """25 members in groups of up to 3, and a budget too small for a must_share pair:
+    the clash is named (exit 1), without enumerating every group of 25 members."""
+    data = {
+        "services": {"s": {"model": "scale", "transition_cost": 1000.0}},
+        "members": {
+            f"m{i:02d}": {"services": {"s": {"volume": 10 + i, "annual_cost": 1e5}}}
+            for i in range(25)
+        },
+        "constraints": {
+            "max_group_size": 3,
+            "transition_budget": 500,
+            "must_share": [{"service": "s", "members": ["m00", "m01"]}],
+        },
+    }
+    path = tmp_path / "clash.toml"
+    path.write_text(dumps(data))
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        main, ["optimise", str(path), "--time-limit", "5"], env={"SHAREDSVC_DISABLE_PLUGINS": "1"}
+    )
+    assert time.perf_counter() - started < 15
+    assert result.exit_code == 1, result.output
+    assert "must_share for s puts m00 and m01 together" in result.stderr
+    assert "transition_budget" in result.stderr

@@ -47,8 +47,23 @@ NASTY_VALUES = [
     2**63,
     -(2**63),
     1e-320,
+    "line\nforged: line",
+    "\x1b[31mred\x1b[0m",
+    "\x1b]0;title\x07",
+    "right\u202eleft",
+    "😀",
+    "a|b",
 ]
-FILE_LEVEL = ("not valid TOML", "expected UTF-8", "no such file", "the file is")
+DEEP = "[" * 500 + "]" * 500
+"""Arrays nested 500 deep: more than Python's recursion allows the TOML reader."""
+FILE_LEVEL = (
+    "not valid TOML",
+    "expected UTF-8",
+    "no such file",
+    "the file is",
+    "cannot be read",
+    "cannot be checked",
+)
 
 
 def paths(data, prefix=()):
@@ -93,6 +108,7 @@ def mutated(draw):
                     "\n[[services]]\n",
                     "\n= 1\n",
                     "\n[constraints]\nmax_group_size = 2\n",
+                    f"\n[constraints]\nnever_together = {DEEP}\n",
                 ]
             )
         )
@@ -122,6 +138,8 @@ def test_mutated_files_succeed_or_fail_cleanly(tmp_path_factory, case):
         f"unexpected {type(result.exception).__name__}: {result.exception}"
     )
     assert "Traceback" not in result.output
+    for stream in (result.stdout, result.stderr):  # no control character reaches a terminal
+        assert not any(c in stream for c in "\x1b\x07\u202e"), stream
     event(f"exit {result.exit_code}")
     if result.exit_code in (0, 1):
         data = json.loads(result.stdout)

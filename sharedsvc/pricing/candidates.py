@@ -24,6 +24,10 @@ from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import Figures, Group, ServicePricer
 from sharedsvc.rules import Constraint, FigureContext, rule_failed
 
+MAX_MEMBERSHIPS = 30_000_000
+"""Members summed over one service's candidate groups: about a gigabyte held as tuples and
+arrays. A chain of 1,000 neighbours without a size limit holds 166 million."""
+
 
 def all_groups(count: int, max_size: int) -> Iterator[tuple[int, ...]]:
     """Every group of 2..max_size of `count` items, as ascending index tuples."""
@@ -287,9 +291,17 @@ def service_candidates(
         return True
 
     groups = []
+    memberships = 0
     for n, group in enumerate(groups_iter):
         if n >= max_groups:
             raise _too_large(service, count, max_size, None, max_groups, contiguous=contiguous)
+        memberships += len(group)
+        if memberships > MAX_MEMBERSHIPS:
+            raise TooLargeError(
+                f"service {service!r}: its groups of up to {max_size} members would hold more "
+                f"than {MAX_MEMBERSHIPS:,} memberships in all (about a gigabyte) before "
+                f"{n + 1:,} of them were listed; set constraints.max_group_size"
+            )
         if allowed(group):
             groups.append(group)
     enumerated = len(groups)

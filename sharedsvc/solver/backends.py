@@ -196,8 +196,15 @@ def new_highs():
 
 
 def run_highs(highs, stop: StopToken | None) -> None:
-    """`highs.run()`, interrupted through HiGHS's own callbacks when `stop` is set; then
-    `stop.check()`, so a stopped run unwinds instead of returning a partial answer."""
+    """`highs.run()`, stopped when `stop` is set; then `stop.check()`, so a stopped run
+    unwinds instead of returning a partial answer.
+
+    HiGHS polls the token through its interrupt callbacks, but some phases (presolve,
+    a long root node) call none for a minute: so the solve runs in a helper thread and
+    the caller waits in Python, checking the token every tenth of a second (which also
+    lets Python run its signal handlers). On a stop the caller unwinds at once; the
+    helper is a daemon thread, told to interrupt, that ends with HiGHS or the process.
+    """
     if stop is None:
         highs.run()
         return
@@ -205,13 +212,37 @@ def run_highs(highs, stop: StopToken | None) -> None:
     callback = _stop_event_callback(stop)
     for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
         event += callback
-    try:
-        with stop.native():
-            highs.run()
-    finally:
-        for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
-            event -= callback
+    in_background(highs.run, stop)
+    for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
+        event -= callback
     stop.check()
+
+
+def in_background(work, stop: StopToken) -> None:
+    """Run `work()` in a daemon thread and wait for it, checking `stop` every 0.1 s:
+    `Interrupted` as soon as a stop is requested, whatever the native code is doing."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the waiting caller, raised there
+            failure.append(exc)
+        finally:
+            done.set()
+
+    helper = threading.Thread(target=target, name="sharedsvc-solver", daemon=True)
+    helper.start()
+    try:
+        while not done.wait(0.1):
+            stop.check()
+    except BaseException:  # a stop, or the signal handler's Interrupted: leave it running
+        stop.request()
+        stop.abandon(helper)
+        raise
+    if failure:
+        raise failure[0]
 
 
 def _stop_event_callback(stop: StopToken):
@@ -313,10 +344,17 @@ def run_solver(
             _run_cbc(problem, solver, folder, stop or StopToken())
         return
     _quiet_banner()
-    try:
-        with warnings.catch_warnings(), stop.native() if stop else contextlib.nullcontext():
+
+    def work() -> None:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             problem.solve(solver)
+
+    try:
+        if stop is None:
+            work()
+        else:
+            in_background(work, stop)
     except pulp.PulpSolverError as exc:
         raise SolverError(f"the {name} solver failed: {exc}") from None
     if stop is not None:
