@@ -17,6 +17,8 @@ from sharedsvc.model.toml_writer import dumps
 sys.path.insert(0, str(ROOT / "tests" / "hostile_plugin"))
 import sharedsvc_hostile
 
+SEL = str(ROOT / "consortia" / "south-east-london.toml")
+
 DATA = {
     "consortium": {"name": "hostile"},
     "services": {"svc": {"model": "hostile"}},
@@ -136,3 +138,51 @@ def test_the_one_group_methods_are_checked_too(monkeypatch):
     data = {**DATA, "services": {"svc": {"model": "sloppy"}}}
     with pytest.raises(PluginError, match=r"running cost of True \(bool; expected a number\)"):
         engine.optimise(engine.parse(dumps(data)))
+
+
+def test_a_plugin_that_exits_while_registering_is_named_not_a_silent_exit(monkeypatch, tmp_path):
+    """`sys.exit(0)` in a registration hook: the plugin is reported as failed (named, with
+    its hook) and the others keep working; a file that needs it is refused (exit 2)."""
+    monkeypatch.setenv("SHAREDSVC_HOSTILE_MODE", "exit-in-registration")
+    engine = Engine.create(autoload=False, plugins=[sharedsvc_hostile])
+    (failure,) = engine.registry.failures
+    assert failure.name == "sharedsvc_hostile"
+    assert "sharedsvc_register_cost_models: SystemExit" in failure.reason
+    path = tmp_path / "hostile.toml"
+    path.write_text(dumps(DATA))
+    result = CliRunner().invoke(main, ["validate", str(path)], obj=engine)
+    assert result.exit_code == 2
+    assert "unknown cost model 'hostile'" in result.stderr
+    assert result.stdout == ""
+    assert CliRunner().invoke(main, ["validate", SEL], obj=engine).exit_code == 0
+
+
+def test_other_threads_keep_their_stdout_while_a_run_solves(engine, capfd):
+    """The engine never redirects the process's stdout (an embedder lost 490 of 559
+    lines): lines printed by another thread during a run all arrive."""
+    import threading
+
+    consortium = engine.load(SEL)
+    engine.optimise(consortium)  # HiGHS's one-time banner is behind us
+    capfd.readouterr()
+    stop = threading.Event()
+    printed = []
+
+    def chatter():
+        n = 0
+        while not stop.is_set():
+            print(f"embedder line {n}", flush=True)
+            printed.append(n)
+            n += 1
+
+    thread = threading.Thread(target=chatter)
+    thread.start()
+    try:
+        for _ in range(3):
+            engine.optimise(consortium, solver="highs")
+            engine.optimise(consortium, solver="cbc")
+    finally:
+        stop.set()
+        thread.join()
+    out = capfd.readouterr().out
+    assert printed and out.count("embedder line") == len(printed)
