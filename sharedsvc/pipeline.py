@@ -83,7 +83,9 @@ def optimise(
     deadline = None if settings.time_limit is None else started + settings.time_limit
     pricers = make_pricers(consortium, registry, settings)
     constraints = consortium.constraints
-    found, unpriced = _price(consortium, pricers, settings, progress, stop, deadline)
+    # the model file is the whole model: with --write-model every service is priced
+    pricing_deadline = None if write_model is not None else deadline
+    found, unpriced = _price(consortium, pricers, settings, progress, stop, pricing_deadline)
     candidates = {f.service: f.candidates for f in found}
     total = sum(len(c) for c in candidates.values())
     progress(f"{total:,} candidate groups priced")

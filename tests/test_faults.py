@@ -435,3 +435,15 @@ def test_infeasibility_is_explained_within_the_time_limit(tmp_path):
     assert result.exit_code == 1, result.output
     assert "must_share for s puts m00 and m01 together" in result.stderr
     assert "transition_budget" in result.stderr
+
+
+def test_the_model_file_is_the_whole_model_even_under_a_short_time_limit(tmp_path):
+    """Pricing stops at the time limit, but the model written for other solvers must hold
+    every service's groups (the raw-solver benchmark writes it under a 1 s limit)."""
+    whole, short = tmp_path / "whole.mps", tmp_path / "short.mps"
+    env = {"SHAREDSVC_DISABLE_PLUGINS": "1"}
+    CliRunner().invoke(main, ["optimise", SEL, "-q", "--write-model", str(whole)], env=env)
+    CliRunner().invoke(
+        main, ["optimise", SEL, "-q", "--time-limit", "0.001", "--write-model", str(short)], env=env
+    )
+    assert short.read_text() == whole.read_text()
