@@ -360,10 +360,13 @@ def test_a_time_limit_returns_the_best_plan_found_with_an_honest_gap(engine):
     result = engine.optimise(consortium, time_limit=2)
     assert time.perf_counter() - started < 8
     assert result.status == "feasible" and result.solved
-    assert result.gap is None and set(result.unfinished) <= {"payroll", "payments"}
-    assert result.unfinished, "neither service can be bounded in 2 s"
-    assert "distance from the optimum unknown" in result.message
-    assert result.to_dict()["unfinished"] == list(result.unfinished)
+    assert set(result.unfinished) <= {"payroll", "payments"}
+    if result.unfinished:  # a service left alone has no bound: no gap is claimed
+        assert result.gap is None
+        assert "distance from the optimum unknown" in result.message
+        assert result.to_dict()["unfinished"] == list(result.unfinished)
+    else:  # both kept fixing's plan: the gap is proven against the LP bounds
+        assert result.gap is not None and 0 < result.gap < 1
 
 
 def test_pricing_counts_against_the_time_limit(monkeypatch):
