@@ -30,16 +30,3 @@ def test_no_test_monkeypatches_a_tuning_limit():
     ]
     assert offenders == []
 
-
-def test_every_subpackage_is_installed_by_a_plain_pip_install():
-    """`pip install .` (the README's first command) installs only the packages listed."""
-    import tomllib
-
-    listed = set(
-        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    )
-    found = {
-        ".".join(path.parent.relative_to(ROOT).parts)
-        for path in (ROOT / "sharedsvc").rglob("__init__.py")
-    }
-    assert found <= listed, found - listed
