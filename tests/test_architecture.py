@@ -29,4 +29,3 @@ def test_no_test_monkeypatches_a_tuning_limit():
         if patching.search(line)
     ]
     assert offenders == []
-
