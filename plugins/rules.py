@@ -236,6 +236,9 @@ class _Together(Constraint):
     def allows_pruning(self, service: str) -> bool:
         return service != self.service  # it forbids the singletons a pruned group falls back on
 
+    def limits_coalitions(self, service: str) -> bool:
+        return False  # a requirement of the plan, not a bar to others walking away together
+
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         if service != self.service or not members & self.members:
             return True

@@ -40,6 +40,17 @@ class AllocationRule(StrEnum):
     """The same share for each member."""
     SHAPLEY = "shapley"
     """Each member's average marginal value over the orders of joining."""
+    NUCLEOLUS = "nucleolus"
+    """The split that makes the unhappiest coalition as happy as it can be, then the next."""
+    CORE = "core"
+    """A split no coalition would walk away from (the nucleolus); when none exists, the
+    least-core split, with the subsidy that stability would cost."""
+
+    @property
+    def plan_wide(self) -> bool:
+        """Whether a group's shares depend on the whole plan (every allowed coalition
+        across the chosen groups), not on the group alone."""
+        return self in (AllocationRule.NUCLEOLUS, AllocationRule.CORE)
 
 
 class Solver(StrEnum):

@@ -62,6 +62,17 @@ class Constraint:
         """Whether a group may be formed at all (called before pricing)."""
         return True
 
+    def limits_coalitions(self, service: str) -> bool:
+        """Whether `allows_members` also bounds which coalitions could form on their own.
+
+        The fair-shares checks value a coalition by the best partition of it into
+        groups that could form (`docs/fair-shares.md`). Filters such as
+        `never_together` or contiguity say what can form at all, so they bound
+        coalitions too (the default); a requirement of the plan such as `must_share`
+        does not: two members it keeps apart from a third could still walk away together.
+        """
+        return True
+
     def implied_by_enumeration(self, service: str) -> bool:
         """True when `size_limit` and `needs_connected` already say all `allows_members` says.
 

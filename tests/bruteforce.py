@@ -85,13 +85,49 @@ class Reference:
             return {m: npv * c / total for m, c in costs.items()}
         shares = dict.fromkeys(group, 0.0)
         orders = list(itertools.permutations(group))
+
+        def worth(coalition: tuple[str, ...]) -> float:  # the group itself shares its npv
+            if len(coalition) == len(group):
+                return npv
+            return self.coalition_value(service, coalition)
+
         for order in orders:
             so_far: tuple[str, ...] = ()
             for m in order:
-                before = self.figures(service, tuple(sorted(so_far)))[2]
+                before = worth(tuple(sorted(so_far)))
                 so_far = (*so_far, m)
-                shares[m] += self.figures(service, tuple(sorted(so_far)))[2] - before
+                shares[m] += worth(tuple(sorted(so_far))) - before
         return {m: s / len(orders) for m, s in shares.items()}
+
+    def coalition_allowed(self, service: str, group: tuple[str, ...]) -> bool:
+        """Whether a coalition could form on its own: the filters, not the plan's
+        requirements (must_share) nor the allocation's (individual_gain)."""
+        if len(group) < 2:
+            return True
+        c = self.constraints
+        if len(group) > c.get("max_group_size", math.inf):
+            return False
+        for apart in c.get("never_together", []):
+            if len(set(apart) & set(group)) >= 2:
+                return False
+        if service in self.contiguous_services() and not self.connected(group):
+            return False
+        for bundle in self.bundles():
+            if service in bundle:
+                common = set.intersection(*(set(self.sharers(s)) for s in bundle))
+                if not set(group) <= common:
+                    return False
+        return True
+
+    def coalition_value(self, service: str, coalition: tuple[str, ...]) -> float:
+        """v(S): the best npv of any partition of S into coalitions that could form."""
+        if len(coalition) < 2:
+            return 0.0
+        best = -math.inf
+        for parts in partitions(list(coalition)):
+            if all(self.coalition_allowed(service, part) for part in parts):
+                best = max(best, sum(self.figures(service, part)[2] for part in parts))
+        return best
 
     def connected(self, group: tuple[str, ...]) -> bool:
         seen = {group[0]}

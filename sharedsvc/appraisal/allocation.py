@@ -1,10 +1,9 @@
 """Who gets what: the allocation rules, all computed from one coalition-value function.
 
 A `CoalitionGame` gives v(S) for any coalition S of a service's sharers (index
-tuples). Today v(S) is the npv of S formed as one group (zero for one member), the
-game the `shapley` rule has always used; the fair-shares work (nucleolus, core,
-stability checks) reads the same object, so a new definition of v lands in one
-place. An `Allocator` applies the consortium's rule to a chosen group, and
+tuples): the best partition of S into groups that could form (zero for one
+member). The `shapley` rule and the fair-shares checks (`sharedsvc.fairness`) read
+that one definition. An `Allocator` applies the consortium's rule to a chosen group, and
 `size_problems` refuses, at load time, a rule that cannot be computed for the
 largest group the constraints allow.
 """
@@ -23,29 +22,71 @@ Coalition = tuple[int, ...]
 
 
 class CoalitionGame:
-    """v(S) for coalitions of one service's sharers, priced in bulk and remembered.
+    """v(S) for coalitions of one service's sharers: the best partition of S into groups
+    that could form on their own, zero for one member.
 
     `price` takes coalitions of two or more (ascending index tuples) and returns
-    their values as an array; coalitions of one are worth zero by definition.
+    their npv as one group; `allowed` says whether a coalition could form as one
+    group at all (`pricing/coalitions.py`). Where every subset is allowed and npv is
+    superadditive, v(S) is simply npv(S); where forming S whole is forbidden or
+    worth less than splitting it, v(S) is what S gets by splitting.
     """
 
-    def __init__(self, price: Callable[[Sequence[Coalition]], np.ndarray]):
+    def __init__(
+        self,
+        price: Callable[[Sequence[Coalition]], np.ndarray],
+        allowed: Callable[[Coalition], bool] = lambda coalition: True,
+    ):
         self._price = price
-        self._values: dict[Coalition, float] = {}
+        self._allowed = allowed
+        self._worth: dict[Coalition, float | None] = {}
 
-    def value(self, coalition: Coalition) -> float:
+    def worth(self, coalition: Coalition) -> float | None:
+        """npv(S) as one group; None when S could not form as one group."""
         if len(coalition) < 2:
             return 0.0
-        if coalition not in self._values:
+        if coalition not in self._worth:
             self.prime([coalition])
-        return self._values[coalition]
+        return self._worth[coalition]
 
     def prime(self, coalitions: Iterable[Coalition]) -> None:
-        """Price, in one call, every coalition here that is not yet known."""
-        missing = [c for c in dict.fromkeys(coalitions) if len(c) >= 2 and c not in self._values]
-        if missing:
-            values = np.asarray(self._price(missing), dtype=float)
-            self._values.update(zip(missing, values.tolist(), strict=True))
+        """Price, in one call, every allowed coalition here that is not yet known."""
+        missing = [c for c in dict.fromkeys(coalitions) if len(c) >= 2 and c not in self._worth]
+        allowed = [c for c in missing if self._allowed(c)]
+        self._worth.update(dict.fromkeys(missing))
+        if allowed:
+            values = np.asarray(self._price(allowed), dtype=float)
+            self._worth.update(zip(allowed, values.tolist(), strict=True))
+
+    def values_within(self, group: Coalition) -> list[float]:
+        """v of every sub-coalition of `group`, indexed by bitmask over `group`'s order.
+
+        A dynamic programme over subsets: the member of lowest position joins one
+        allowed part, and the rest is split best (3 ** k steps for k members)."""
+        size = len(group)
+        self.prime(self.subsets(group))
+        worth: list[float | None] = [None] * (1 << size)
+        for mask in range(1, 1 << size):
+            worth[mask] = self.worth(tuple(i for b, i in enumerate(group) if mask >> b & 1))
+        best = [0.0] * (1 << size)
+        for mask in range(1, 1 << size):
+            low = mask & -mask
+            rest = mask ^ low
+            top = best[rest]  # the lowest member alone
+            sub = rest
+            while sub:
+                part = worth[sub | low]
+                if part is not None:
+                    value = part + best[rest ^ sub]
+                    if value > top:
+                        top = value
+                sub = (sub - 1) & rest
+            best[mask] = top
+        return best
+
+    def value(self, coalition: Coalition) -> float:
+        """v(S): the best partition of S into groups that could form."""
+        return self.values_within(tuple(coalition))[-1] if len(coalition) >= 2 else 0.0
 
     def subsets(self, group: Coalition) -> list[Coalition]:
         """Every sub-coalition of `group` of two or more, in bitmask order."""
@@ -139,6 +180,10 @@ class Allocator:
         """Each member's share of `npv`, in the order of `group`."""
         if self.rule == AllocationRule.EQUAL:
             return equal(npv, len(group))
+        if self.rule.plan_wide:
+            # known only once the plan is (`sharedsvc.fairness`); before that, for the
+            # figure checks, an equal split: every share has the sign of the group's npv
+            return equal(npv, len(group))
         if self.rule == AllocationRule.PROPORTIONAL:
             return proportional(npv, [float(self.weights[i]) for i in group])
         if len(group) > self.max_shapley_size:  # load refuses such files; this guards the API
@@ -147,8 +192,6 @@ class Allocator:
                 f"2 ** {len(group)} coalitions; set constraints.max_group_size to "
                 f"{self.max_shapley_size} or less, or use another allocation"
             )
-        self.game.prime(self.game.subsets(group))
-        return shapley(
-            len(group),
-            lambda mask: self.game.value(tuple(i for b, i in enumerate(group) if mask >> b & 1)),
-        )
+        values = self.game.values_within(group)
+        values[-1] = npv  # the group itself shares out exactly its own npv
+        return shapley(len(group), values.__getitem__)

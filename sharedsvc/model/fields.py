@@ -9,6 +9,7 @@ cost models declare their inputs with it.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -19,7 +20,21 @@ REQUIRED = attrs.make_class("Required", (), repr=False)()
 LARGEST_NUMBER = 1e15
 """No volume, cost or parameter may exceed this (a quadrillion): larger is a typo."""
 
-_TYPE_WORDS = {"number": "a number", "integer": "a whole number", "boolean": "true or false"}
+_TYPE_WORDS = {
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "list": "a list",
+}
+
+
+def frozen(value: Any) -> Any:
+    """A read-only copy of a TOML value: lists become tuples, tables read-only mappings."""
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    return value
 
 
 @attrs.frozen(kw_only=True)
@@ -54,6 +69,10 @@ class Field:
 
     def convert(self, value: Any) -> tuple[Any, str | None]:
         """Return (value as stored, None) or (None, why it is wrong)."""
+        if self.type == "list":  # its model checks the entries (`CostModel.check_parameters`)
+            if isinstance(value, list):
+                return frozen(value), None
+            return None, f"expected {self.expectation()}, got {show_value(value)}"
         if self.type == "boolean":
             if isinstance(value, bool):
                 return value, None

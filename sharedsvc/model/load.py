@@ -154,6 +154,10 @@ class _Loader:
         )
         taking_part = {p.service for p in participations}
         for service in services.values():
+            self.parameter_checks(
+                service, [p.member.id for p in participations if p.service == service.id]
+            )
+        for service in services.values():
             if service.id not in taking_part:
                 self.problem(
                     f"services.{service.id}",
@@ -411,6 +415,34 @@ class _Loader:
             return
         for relative, message in found:
             self.problem(f"members.{member}.{relative}", f"{message} (for {service.id})")
+
+    def parameter_checks(self, service: Service, members: list[str]) -> None:
+        """The cost model's own checks of the service's parameters (a list of groups, say)."""
+        model = self.registry.cost_models[service.model]
+        owner = self.registry.owner_of_model(model.name)
+        path = f"services.{service.id}"
+        try:
+            found = model.check_parameters(service.parameters, tuple(members))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code, SystemExit included: name it
+            self.problem(
+                path,
+                f"cost model {model.name!r} (plugin {owner!r}) raised {type(exc).__name__}: {exc}",
+            )
+            return
+        if not isinstance(found, list | tuple) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+            for pair in found
+        ):
+            self.problem(
+                path,
+                f"cost model {model.name!r} (plugin {owner!r}) check_parameters returned "
+                f"{show_value(found)}; expected a list of (key path, message) pairs",
+            )
+            return
+        for relative, message in found:
+            self.problem(f"{path}.{relative}", message)
 
     def services_with_problems(self) -> set[str]:
         return {p.path.split(".")[1] for p in self.problems if p.path.startswith("services.")}

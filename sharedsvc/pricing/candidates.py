@@ -20,6 +20,7 @@ import numpy as np
 from sharedsvc.constants import Objective
 from sharedsvc.errors import TooLargeError
 from sharedsvc.model.consortium import Consortium
+from sharedsvc.pricing.coalitions import GameGroups, GroupFilter, adjacency, largest_size
 from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import Figures, Group, ServicePricer
 from sharedsvc.rules import Constraint, FigureContext, rule_failed
@@ -178,20 +179,6 @@ def figure_context(pricer: ServicePricer, objective: Objective) -> FigureContext
     )
 
 
-def largest_size(service: str, sharers: int, constraints: Sequence[Constraint]) -> int:
-    """The largest group the constraints' size limits allow (at most every sharer)."""
-    limits = [c.size_limit(service) for c in constraints]
-    return min([sharers] + [limit for limit in limits if limit is not None])
-
-
-def _adjacency(consortium: Consortium, ids: Sequence[str]) -> list[frozenset[int]]:
-    position = {member_id: i for i, member_id in enumerate(ids)}
-    return [
-        frozenset(position[n] for n in consortium.member(m).neighbours if n in position)
-        for m in ids
-    ]
-
-
 def too_large(
     consortium: Consortium,
     service: str,
@@ -206,8 +193,8 @@ def too_large(
     count = len(ids)
     max_size = largest_size(service, count, constraints)
     if any(c.needs_connected(service) for c in constraints):
-        adjacency = _adjacency(consortium, ids)
-        bound, hub = connected_lower_bound(adjacency, max_size)
+        graph = adjacency(consortium, ids)
+        bound, hub = connected_lower_bound(graph, max_size)
         if bound > max_groups:
             return _too_large(
                 service,
@@ -216,7 +203,7 @@ def too_large(
                 bound,
                 max_groups,
                 contiguous=True,
-                hub=(ids[hub], len(adjacency[hub])),
+                hub=(ids[hub], len(graph[hub])),
             )
         return None
     total = count_all_groups(count, max_size)
@@ -235,6 +222,8 @@ class ServiceCandidates:
     """Groups of two or more that the constraints allow, before pruning."""
     pruned_worthless: int = 0
     pruned_dominated: int = 0
+    game: GameGroups | None = None
+    """Every group that could form as a coalition, priced (`pricing/coalitions.py`)."""
 
 
 def service_candidates(
@@ -257,40 +246,24 @@ def service_candidates(
     service = pricer.service.id
     ids = pricer.ids
     count = len(ids)
-    refusal = too_large(consortium, service, constraints, max_groups, sharers=ids)
-    if refusal is not None and with_groups:
-        raise refusal
-    max_size = largest_size(service, count, constraints)
-    contiguous = any(c.needs_connected(service) for c in constraints)
+    judge = GroupFilter(consortium, service, ids, constraints, pricer.listed)
+    max_size = judge.max_size
+    contiguous = judge.contiguous
     if not with_groups:
         groups_iter: Iterator[tuple[int, ...]] = iter(())
-    elif contiguous:
-        groups_iter = connected_groups(_adjacency(consortium, ids), max_size)
+    elif judge.listed is not None:  # the model prices only the groups it lists
+        groups_iter = iter(judge.listed_in_reach())
     else:
-        groups_iter = all_groups(count, max_size)
+        refusal = too_large(consortium, service, constraints, max_groups, sharers=ids)
+        if refusal is not None:
+            raise refusal
+        if contiguous:
+            groups_iter = connected_groups(adjacency(consortium, ids), max_size)
+        else:
+            groups_iter = all_groups(count, max_size)
 
-    checks = [
-        c
-        for c in constraints
-        if type(c).allows_members is not Constraint.allows_members
-        and not c.implied_by_enumeration(service)
-    ]
-
-    def allowed(group: tuple[int, ...]) -> bool:
-        if not checks:
-            return True
-        members = frozenset(ids[i] for i in group)
-        for constraint in checks:
-            try:
-                if not constraint.allows_members(service, members):
-                    return False
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # plugin code, SystemExit included: name it
-                raise rule_failed(constraint, "allows_members", exc) from exc
-        return True
-
-    groups = []
+    coalitions: list[tuple[int, ...]] = []  # could form on their own: the game's groups
+    choosable: list[bool] = []  # and of those, may be chosen in the plan
     memberships = 0
     for n, group in enumerate(groups_iter):
         if n >= max_groups:
@@ -302,10 +275,23 @@ def service_candidates(
                 f"than {MAX_MEMBERSHIPS:,} memberships in all (about a gigabyte) before "
                 f"{n + 1:,} of them were listed; set constraints.max_group_size"
             )
-        if allowed(group):
-            groups.append(group)
+        coalition, plan = judge.judge_enumerated(group)
+        if coalition:
+            coalitions.append(group)
+            choosable.append(plan)
+    all_figures = pricer.figures(coalitions)
+    game = GameGroups.of(coalitions, all_figures.npv)
+    plan_mask = np.array(choosable, dtype=bool)
+    if plan_mask.all():
+        groups, figures = coalitions, all_figures
+    else:
+        groups = [g for g, k in zip(coalitions, choosable, strict=True) if k]
+        figures = all_figures[plan_mask]
     enumerated = len(groups)
-    figures = pricer.figures(groups)
+
+    def allowed(group: tuple[int, ...]) -> bool:
+        return judge.judge_enumerated(group)[1]
+
     prunable = prune and all(c.allows_pruning(service) for c in constraints)
     objective = consortium.objective
     worthless = 0
@@ -345,6 +331,7 @@ def service_candidates(
         enumerated=enumerated,
         pruned_worthless=worthless,
         pruned_dominated=dominated,
+        game=game,
     )
 
 

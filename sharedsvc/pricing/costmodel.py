@@ -75,6 +75,25 @@ class CostModel:
         """
         return []
 
+    def check_parameters(
+        self, params: Mapping[str, Any], members: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """Problems of the service's parameters beyond their types, as (key path below
+        the service, message); `members` are the ids of everyone taking part.
+
+        For example a model whose parameter lists groups returns
+        ``[("groups[0].members[1]", "unknown member 'x'")]``.
+        """
+        return []
+
+    def allowed_groups(
+        self, participants: Sequence[Participant], params: Mapping[str, Any]
+    ) -> Sequence[Sequence[int]] | None:
+        """The only groups this model can price, as index tuples into `participants`;
+        None (the default) means any group. A model priced from a list of known groups
+        (`table`) returns them, and no other group is ever formed or priced."""
+        return None
+
     def price_groups(
         self,
         participants: Sequence[Participant],

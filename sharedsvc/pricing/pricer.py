@@ -17,6 +17,7 @@ from sharedsvc.appraisal.allocation import Allocator, CoalitionGame
 from sharedsvc.errors import PluginError
 from sharedsvc.model.consortium import Consortium, Participant, Participation
 from sharedsvc.model.fields import LARGEST_NUMBER
+from sharedsvc.pricing.coalitions import GroupFilter
 from sharedsvc.pricing.costmodel import CostModel
 from sharedsvc.pricing.groups import FlatGroups
 
@@ -64,8 +65,15 @@ class ServicePricer:
         )
         self.annuity = money.annuity(consortium.horizon_years, consortium.discount_rate)
         self.standalone = self._standalone_costs()
-        self.game = CoalitionGame(lambda groups: self.figures(groups).npv)
-        """v(S): the npv of S formed as one group (zero for one member)."""
+        self.listed = self._listed_groups()
+        """The only groups the cost model can price (`CostModel.allowed_groups`), or None."""
+        self.filter = GroupFilter(
+            consortium, service_id, self.ids, consortium.constraints, self.listed
+        )
+        self.game = CoalitionGame(
+            lambda groups: self.figures(groups).npv, allowed=self.filter.allows_coalition
+        )
+        """v(S): the best partition of S into groups that could form (zero for one member)."""
         self.allocator = Allocator(
             consortium.allocation, self.standalone, self.game, max_shapley_size
         )
@@ -75,6 +83,30 @@ class ServicePricer:
             f"cost model {self.model.name!r} (plugin {self.plugin!r}) {what} "
             f"for service {self.service.id!r}"
         )
+
+    def _listed_groups(self) -> list[Group] | None:
+        try:
+            listed = self.model.allowed_groups(self.participants, self.service.parameters)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code, SystemExit included: name it
+            raise self._fail(f"raised {type(exc).__name__}: {exc} in allowed_groups") from exc
+        if listed is None:
+            return None
+        groups = []
+        count = len(self.participants)
+        for group in listed:
+            try:
+                indices = tuple(sorted(int(i) for i in group))
+            except (TypeError, ValueError) as exc:
+                raise self._fail(f"returned {group!r} from allowed_groups ({exc})") from exc
+            if len(set(indices)) != len(indices) or any(not 0 <= i < count for i in indices):
+                raise self._fail(
+                    f"returned {group!r} from allowed_groups; expected distinct positions "
+                    f"among its {count} participants"
+                )
+            groups.append(indices)
+        return sorted(set(groups))
 
     def _standalone_costs(self) -> np.ndarray:
         costs = []
