@@ -16,6 +16,7 @@ import pulp
 from sharedsvc import explain
 from sharedsvc.constants import SolvedBy, Status
 from sharedsvc.errors import PluginError, SolverError, TooLargeError
+from sharedsvc.fairness.assess import Assessment, assess
 from sharedsvc.model import validate
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.output import write_file_atomically
@@ -201,8 +202,16 @@ def optimise(
     unfinished = tuple(
         s for s in (x.id for x in consortium.services) if s in unpriced or s in untouched
     )
+    games = {f.service: f.game for f in found}
+    progress("checking whether any coalition would walk away")
     services = tuple(
-        _service_result(consortium, pricers[s.id], chosen[s.id]) for s in consortium.services
+        _service_result(
+            consortium,
+            pricers[s.id],
+            chosen[s.id],
+            assess(pricers[s.id], chosen[s.id], games.get(s.id), assessed=s.id not in unfinished),
+        )
+        for s in consortium.services
     )
     members = {m.id: 0.0 for m in consortium.members}
     for service in services:
@@ -211,6 +220,8 @@ def optimise(
                 members[member] += share
     return Result(
         stats=stats,
+        horizon_years=consortium.horizon_years,
+        discount_rate=consortium.discount_rate,
         status=Status.OPTIMAL if optimal else Status.FEASIBLE,
         gap=gap,
         services=services,
@@ -276,9 +287,13 @@ def _write_model(path, pricers, candidates, consortium: Consortium) -> None:
 
 
 def _service_result(
-    consortium: Consortium, pricer: ServicePricer, chosen: Sequence[Candidate]
+    consortium: Consortium,
+    pricer: ServicePricer,
+    chosen: Sequence[Candidate],
+    assessment: Assessment,
 ) -> ServiceResult:
     service = pricer.service
+    blocking = assessment.blocking_positions
     groups = sorted(
         (
             GroupResult(
@@ -286,7 +301,8 @@ def _service_result(
                 annual_saving=c.annual_saving,
                 transition_cost=c.transition_cost,
                 npv=c.npv,
-                allocation=pricer.allocation(c.indices, c.npv),
+                allocation=assessment.allocations[c.indices],
+                stable=None if assessment.stability is None else not (blocking & set(c.indices)),
             )
             for c in chosen
             if c.size >= 2
@@ -300,4 +316,7 @@ def _service_result(
         model=service.model,
         groups=tuple(groups),
         standalone=tuple(sorted(alone)),
+        stability=assessment.stability,
+        cash=assessment.cash,
+        standalone_costs=dict(pricer.standalone_by_member),
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from sharedsvc.appraisal.money import payback_year
 from sharedsvc.constants import Objective, Status
 
 
@@ -31,14 +32,94 @@ class GroupResult:
     npv: float
     allocation: dict[str, float] = attrs.field(converter=_sorted_mapping)
     """Each member's share of the npv, by member id, sorted as in the JSON."""
+    stable: bool | None = None
+    """False when the service's most-blocking group takes a member from this group;
+    None when stability was not assessed (a service the time limit left unpriced)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "members": list(self.members),
             "annual_saving": _money(self.annual_saving),
             "transition_cost": _money(self.transition_cost),
             "npv": _money(self.npv),
             "allocation": {m: _money(v) for m, v in sorted(self.allocation.items())},
+        }
+        if self.stable is not None:
+            data["stable"] = self.stable
+        return data
+
+
+@attrs.frozen(kw_only=True)
+class Blocking:
+    """A group that would gain by leaving the plan and forming on its own."""
+
+    members: tuple[str, ...]
+    value: float
+    """What the group would get on its own: its npv as one group (zero for one member)."""
+    allocated: float
+    """What the plan allocates its members, summed."""
+
+    @property
+    def excess(self) -> float:
+        return self.value - self.allocated
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "members": list(self.members),
+            "value": _money(self.value),
+            "allocated": _money(self.allocated),
+            "excess": _money(self.excess),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Stability:
+    """Would any coalition walk away from a service's plan under its allocation?"""
+
+    blocking: Blocking | None
+    """The group that gains most by leaving, or None when no group would."""
+    cost_of_stability: float
+    """The least total subsidy with which some split of the plan is stable: the LP
+    bound over every group that could form, less the plan's npv (0 when the core is
+    not empty)."""
+    lp_bound: float
+    worse_off_alone: tuple[str, ...] = ()
+    """Members allocated less than the nothing they get alone."""
+
+    @property
+    def stable(self) -> bool:
+        return self.blocking is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stable": self.stable,
+            "blocking": None if self.blocking is None else self.blocking.to_dict(),
+            "cost_of_stability": _money(self.cost_of_stability),
+            "lp_bound": _money(self.lp_bound),
+            "worse_off_alone": list(self.worse_off_alone),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Cash:
+    """A member's share of a plan's cash, in one service or in all."""
+
+    npv: float = 0.0
+    annual_saving: float = 0.0
+    transition_cost: float = 0.0
+
+    def __add__(self, other: Cash) -> Cash:
+        return Cash(
+            npv=self.npv + other.npv,
+            annual_saving=self.annual_saving + other.annual_saving,
+            transition_cost=self.transition_cost + other.transition_cost,
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "npv": _money(self.npv),
+            "annual_saving": _money(self.annual_saving),
+            "transition_cost": _money(self.transition_cost),
         }
 
 
@@ -48,6 +129,12 @@ class ServiceResult:
     model: str
     groups: tuple[GroupResult, ...]
     standalone: tuple[str, ...]
+    stability: Stability | None = None
+    """Under the consortium's allocation rule; None when not assessed (unpriced)."""
+    cash: dict[str, Cash] = attrs.field(factory=dict)
+    """Each taking-part member's share of the service's cash (zero when alone)."""
+    standalone_costs: dict[str, float] = attrs.field(factory=dict)
+    """Each taking-part member's annual cost of running the service alone."""
 
     @property
     def annual_saving(self) -> float:
@@ -73,11 +160,14 @@ class ServiceResult:
         return next((g for g in self.groups if member in g.members), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "model": self.model,
             "groups": [g.to_dict() for g in self.groups],
             "standalone": list(self.standalone),
         }
+        if self.stability is not None:
+            data["stability"] = self.stability.to_dict()
+        return data
 
 
 @attrs.frozen(kw_only=True)
@@ -111,6 +201,45 @@ class MemberResult:
     services: dict[str, float]
     """Service id -> the member's allocated npv there (zero when alone), for every service
     it takes part in, in the consortium's order."""
+    cash: dict[str, Cash] = attrs.field(factory=dict)
+    """Service id -> its share of that service's cash (npv, annual saving, one-off cost)."""
+    standalone_cost: float = 0.0
+    """Its annual cost of running, alone, every service it takes part in."""
+    payback_year: int | None = None
+    """The first year its cumulative discounted cash flow turns positive (None: never
+    within the horizon, or nothing to pay back)."""
+
+    @property
+    def total(self) -> Cash:
+        return sum(self.cash.values(), Cash())
+
+    @property
+    def annual_saving(self) -> float:
+        return self.total.annual_saving
+
+    @property
+    def transition_cost(self) -> float:
+        return self.total.transition_cost
+
+    @property
+    def gain_percent(self) -> float | None:
+        """Annual saving as a percentage of standalone annual cost."""
+        if self.standalone_cost <= 0:
+            return None
+        return 100.0 * self.annual_saving / self.standalone_cost
+
+    def to_dict(self) -> dict[str, Any]:
+        gain = self.gain_percent
+        return {
+            "npv": _money(self.npv),
+            "kind": self.kind,
+            "annual_saving": _money(self.annual_saving),
+            "transition_cost": _money(self.transition_cost),
+            "standalone_cost": _money(self.standalone_cost),
+            "gain_percent": None if gain is None else round(gain, 2),
+            "payback_year": self.payback_year,
+            "services": {s: c.to_dict() for s, c in self.cash.items()},
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -137,6 +266,10 @@ class Result:
     seconds: float = 0.0
     stats: RunStats | None = None
     """How the run went: candidate groups, blocks, seconds pricing and solving."""
+    horizon_years: int = 5
+    discount_rate: float = 0.035
+    stability_cost: float = 0.0
+    """NPV given up for `[constraints] stability` (the optimum without it, less with)."""
 
     @property
     def solved(self) -> bool:
@@ -158,11 +291,24 @@ class Result:
         taking_part = self.participation.get(member_id, ())
         by_service = {s.service: s for s in self.services}
         services = {s: by_service[s].share_of(member_id) for s in taking_part if s in by_service}
+        cash = {
+            s: by_service[s].cash.get(member_id, Cash()) for s in taking_part if s in by_service
+        }
+        total = sum(cash.values(), Cash())
         return MemberResult(
             member=member_id,
             kind=self.kinds[member_id],
             npv=self.members.get(member_id, 0.0),
             services=services,
+            cash=cash,
+            standalone_cost=sum(
+                by_service[s].standalone_costs.get(member_id, 0.0)
+                for s in taking_part
+                if s in by_service
+            ),
+            payback_year=payback_year(
+                total.annual_saving, total.transition_cost, self.discount_rate, self.horizon_years
+            ),
         )
 
     @property
@@ -203,9 +349,14 @@ class Result:
             "gap": self.gap,
             "services": {s.service: s.to_dict() for s in self.services},
             "members": {
-                m: {"npv": _money(v), "kind": self.kinds.get(m, "council")}
+                m: (
+                    self.member(m).to_dict()
+                    if m in self.kinds
+                    else {"npv": _money(v), "kind": "council"}
+                )
                 for m, v in sorted(self.members.items())
             },
+            "stability_cost": _money(self.stability_cost),
             "message": self.message,
             "solver": self.solver,
             "seconds": round(self.seconds, 3),

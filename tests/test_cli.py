@@ -110,6 +110,7 @@ def test_json_follows_the_result_contract():
         firsts = [g["members"][0] for g in service["groups"]]
         assert firsts == sorted(firsts)
         assert service["standalone"] == sorted(service["standalone"])
+        assert set(service["stability"]) >= {"stable", "blocking", "cost_of_stability"}
         for group in service["groups"]:
             assert group["members"] == sorted(group["members"]) and len(group["members"]) >= 2
             assert set(group) == {
@@ -118,6 +119,7 @@ def test_json_follows_the_result_contract():
                 "transition_cost",
                 "npv",
                 "allocation",
+                "stable",  # the fair-shares extension
             }
             assert set(group["allocation"]) == set(group["members"])
             assert sum(group["allocation"].values()) == pytest.approx(group["npv"], abs=0.05)

@@ -64,7 +64,19 @@ class ServicePricer:
             Participant(member=attrs.evolve(p.member), fields=p.fields) for p in self.sharers
         )
         self.annuity = money.annuity(consortium.horizon_years, consortium.discount_rate)
-        self.standalone = self._standalone_costs()
+        self.standalone = self._standalone_costs(self.participants)
+        standalone = [p for p in consortium.participants(service_id) if not p.share]
+        others = tuple(
+            Participant(member=attrs.evolve(p.member), fields=p.fields) for p in standalone
+        )
+        self.standalone_by_member: dict[str, float] = dict(
+            zip(
+                self.ids + tuple(p.member.id for p in standalone),
+                np.r_[self.standalone, self._standalone_costs(others)].tolist(),
+                strict=True,
+            )
+        )
+        """Every taking-part member's annual cost alone, those with share = false included."""
         self.listed = self._listed_groups()
         """The only groups the cost model can price (`CostModel.allowed_groups`), or None."""
         self.filter = GroupFilter(
@@ -108,9 +120,9 @@ class ServicePricer:
             groups.append(indices)
         return sorted(set(groups))
 
-    def _standalone_costs(self) -> np.ndarray:
+    def _standalone_costs(self, participants: Sequence[Participant]) -> np.ndarray:
         costs = []
-        for p in self.participants:
+        for p in participants:
             try:
                 with np.errstate(all="ignore"):  # a model's overflow is caught below, named
                     cost = self.model.standalone_cost(p, self.service.parameters)
