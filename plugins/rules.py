@@ -425,6 +425,38 @@ class Allocation(Rule):
         return [], []
 
 
+class _Stable(Constraint):
+    label = 'stability = "core": no allowed group would do better on its own'
+
+    def allows_pruning(self, service: str) -> bool:
+        return False  # a stable plan may need a group that is worth less on its own
+
+
+class Stability(Rule):
+    key = "stability"
+    summary = (
+        '"core": choose the best plan whose allocation no allowed group would walk '
+        "away from (docs/fair-shares.md)."
+    )
+    expects = '"core" or "none"'
+
+    def parse(self, value, context: ParseContext):
+        if value not in ("core", "none"):
+            return [], [Problem(context.path, f"expected {self.expects}, got {value!r}")]
+        allocation = context.table.get("allocation", "proportional")
+        if value == "core" and allocation in ("nucleolus", "core"):
+            return [], [
+                Problem(
+                    context.path,
+                    f'stability = "core" needs a rule that shares out each group on its own '
+                    f"(proportional, equal or shapley), not {allocation}: that rule already "
+                    "gives a stable split whenever one exists, and reports the cost of "
+                    "stability when none does",
+                )
+            ]
+        return ([_Stable()] if value == "core" else []), []
+
+
 BUILTIN_RULES = (
     MaxGroupSize,
     MaxPartnerships,
@@ -435,6 +467,7 @@ BUILTIN_RULES = (
     Bundles,
     IndividualGain,
     Allocation,
+    Stability,
 )
 
 

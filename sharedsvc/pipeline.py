@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import attrs
 import pulp
 
 from sharedsvc import explain
 from sharedsvc.constants import SolvedBy, Status
 from sharedsvc.errors import PluginError, SolverError, TooLargeError
 from sharedsvc.fairness.assess import Assessment, assess
+from sharedsvc.fairness.stable import stable_plan
 from sharedsvc.model import validate
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.output import write_file_atomically
@@ -98,64 +100,96 @@ def optimise(
         )
     if write_model is not None:
         _write_model(write_model, pricers, candidates, consortium)
-    ordered = sorted(  # smallest first, so that the hardest block gets what time is left
-        blocks(list(candidates), constraints), key=lambda b: sum(len(candidates[s]) for s in b)
-    )
     priced = time.perf_counter()
     stopwatches: list[Stopwatch] = []
 
-    def job(services: list[str]) -> BlockSolution | None:
-        block_deadline = None
-        late = False
-        if deadline is not None:
-            late = time.perf_counter() >= deadline
-            block_deadline = max(time.perf_counter() + settings.minimum_block_seconds, deadline)
-        building = Stopwatch()
-        stopwatches.append(building)  # one per block: the blocks run in threads
-        block = Block(
-            pricers=pricers,
-            candidates={s: candidates[s] for s in services},
-            constraints=constraints,
-            objective=consortium.objective,
-            settings=settings,
-            progress=progress,
-            deadline=block_deadline,
-            building=building,
-            stop=stop,
+    def solve_with(constraints) -> tuple[dict[str, list[Candidate]], list[Outcome], set[str]]:
+        """Solve every block under `constraints`: the plan, the blocks' outcomes, and the
+        services the time limit left untouched."""
+        ordered = sorted(  # smallest first, so that the hardest block gets what time is left
+            blocks(list(candidates), constraints), key=lambda b: sum(len(candidates[s]) for s in b)
         )
-        if any(s in unpriced for s in services) or (
-            late and block.columns >= settings.fixing_min_columns
-        ):
-            # reached after the time limit (or not priced): no time to solve a large
-            # block, so every member alone where that is a plan; its bound is unknown
-            fallback = everyone_alone(block)
-            if fallback is not None:
-                progress(f"{block.label}: out of time; every member alone")
-                return fallback
-            missed = [s for s in services if s in unpriced]
-            if missed:  # solving its members alone would call the constraints infeasible
-                raise SolverError(
-                    f"the time limit of {settings.time_limit:g} s came before "
-                    f"{', '.join(missed)} could be priced, and leaving every member alone "
-                    "is not a plan there; allow more time with --time-limit"
-                )
-        return solve_block(block)
 
-    chosen: dict[str, list[Candidate]] = {}
-    outcomes: list[Outcome] = []
-    untouched: set[str] = set()
-    for solved in run_jobs(job, ordered, settings.thread_count(), stop):
-        if solved is None:
-            outcomes.append(Outcome(status=Status.INFEASIBLE, gap=None, solver=settings.solver))
-            break
-        outcomes.append(solved.outcome)
-        if solved.outcome.status == Status.INFEASIBLE:
-            break
-        chosen.update(
-            {s: [candidates[s][j] for j in positions] for s, positions in solved.picked.items()}
+        def job(services: list[str]) -> BlockSolution | None:
+            block_deadline = None
+            late = False
+            if deadline is not None:
+                late = time.perf_counter() >= deadline
+                block_deadline = max(time.perf_counter() + settings.minimum_block_seconds, deadline)
+            building = Stopwatch()
+            stopwatches.append(building)  # one per block: the blocks run in threads
+            block = Block(
+                pricers=pricers,
+                candidates={s: candidates[s] for s in services},
+                constraints=constraints,
+                objective=consortium.objective,
+                settings=settings,
+                progress=progress,
+                deadline=block_deadline,
+                building=building,
+                stop=stop,
+            )
+            if any(s in unpriced for s in services) or (
+                late and block.columns >= settings.fixing_min_columns
+            ):
+                # reached after the time limit (or not priced): no time to solve a large
+                # block, so every member alone where that is a plan; its bound is unknown
+                fallback = everyone_alone(block)
+                if fallback is not None:
+                    progress(f"{block.label}: out of time; every member alone")
+                    return fallback
+                missed = [s for s in services if s in unpriced]
+                if missed:  # solving its members alone would call the constraints infeasible
+                    raise SolverError(
+                        f"the time limit of {settings.time_limit:g} s came before "
+                        f"{', '.join(missed)} could be priced, and leaving every member alone "
+                        "is not a plan there; allow more time with --time-limit"
+                    )
+            return solve_block(block)
+
+        chosen: dict[str, list[Candidate]] = {}
+        outcomes: list[Outcome] = []
+        untouched: set[str] = set()
+        for solved in run_jobs(job, ordered, settings.thread_count(), stop):
+            if solved is None:
+                outcomes.append(Outcome(status=Status.INFEASIBLE, gap=None, solver=settings.solver))
+                break
+            outcomes.append(solved.outcome)
+            if solved.outcome.status == Status.INFEASIBLE:
+                break
+            chosen.update(
+                {s: [candidates[s][j] for j in positions] for s, positions in solved.picked.items()}
+            )
+            if solved.outcome.solver == SolvedBy.TIME_LIMIT:
+                untouched.update(solved.picked)
+        return chosen, outcomes, untouched
+
+    ordered = blocks(list(candidates), constraints)
+    chosen, outcomes, untouched = solve_with(constraints)
+    stability_cost = 0.0
+    if consortium.settings.get("stability", "none") == "core" and not any(
+        o.status == Status.INFEASIBLE for o in outcomes
+    ):
+        found_stable = stable_plan(
+            consortium,
+            pricers,
+            candidates,
+            {f.service: f.game for f in found},
+            chosen,
+            solve_with,
+            progress,
         )
-        if solved.outcome.solver == SolvedBy.TIME_LIMIT:
-            untouched.update(solved.picked)
+        if not found_stable.exists:
+            return Result(
+                status=Status.INFEASIBLE,
+                gap=None,
+                conflicts=(found_stable.why,),
+                seconds=time.perf_counter() - started,
+                **_common(consortium, outcomes, settings),
+            )
+        stability_cost = found_stable.given_up
+        if found_stable.plan is not None:
+            chosen, outcomes, untouched = found_stable.plan
     stats = RunStats(
         groups_enumerated=sum(f.enumerated for f in found),
         groups_pruned=sum(f.pruned_worthless + f.pruned_dominated for f in found),
@@ -165,17 +199,7 @@ def optimise(
         build_seconds=sum(watch.seconds for watch in stopwatches),
         solve_seconds=time.perf_counter() - priced,
     )
-    common = {
-        "consortium": consortium.name,
-        "objective": consortium.objective,
-        "kinds": {m.id: m.kind for m in consortium.members},
-        "participation": {
-            m.id: tuple(p.service for p in consortium.participations if p.member.id == m.id)
-            for m in consortium.members
-        },
-        "solver": "+".join(sorted({str(o.solver) for o in outcomes if o.solver}))
-        or settings.solver,
-    }
+    common = _common(consortium, outcomes, settings)
     if any(o.status == Status.INFEASIBLE for o in outcomes):
         progress("infeasible: looking for the constraints that clash")
         explain_by = None
@@ -204,6 +228,7 @@ def optimise(
     )
     games = {f.service: f.game for f in found}
     progress("checking whether any coalition would walk away")
+    assessing = time.perf_counter()
     services = tuple(
         _service_result(
             consortium,
@@ -213,6 +238,7 @@ def optimise(
         )
         for s in consortium.services
     )
+    stats = attrs.evolve(stats, assess_seconds=time.perf_counter() - assessing)
     members = {m.id: 0.0 for m in consortium.members}
     for service in services:
         for group in service.groups:
@@ -221,6 +247,8 @@ def optimise(
     return Result(
         stats=stats,
         horizon_years=consortium.horizon_years,
+        stability_cost=stability_cost,
+        allocation=str(consortium.allocation),
         discount_rate=consortium.discount_rate,
         status=Status.OPTIMAL if optimal else Status.FEASIBLE,
         gap=gap,
@@ -230,6 +258,21 @@ def optimise(
         seconds=time.perf_counter() - started,
         **common,
     )
+
+
+def _common(consortium: Consortium, outcomes: Sequence[Outcome], settings: Settings) -> dict:
+    """The fields every result carries, solved or not."""
+    return {
+        "consortium": consortium.name,
+        "objective": consortium.objective,
+        "kinds": {m.id: m.kind for m in consortium.members},
+        "participation": {
+            m.id: tuple(p.service for p in consortium.participations if p.member.id == m.id)
+            for m in consortium.members
+        },
+        "solver": "+".join(sorted({str(o.solver) for o in outcomes if o.solver}))
+        or settings.solver,
+    }
 
 
 def _price(

@@ -186,6 +186,8 @@ class RunStats:
     build_seconds: float
     """Building LP and MIP models, summed over blocks that may run at once."""
     solve_seconds: float
+    assess_seconds: float = 0.0
+    """Allocating the plan and checking its stability (`sharedsvc.fairness`)."""
 
     def to_dict(self) -> dict[str, float]:
         return attrs.asdict(self)
@@ -268,6 +270,8 @@ class Result:
     """How the run went: candidate groups, blocks, seconds pricing and solving."""
     horizon_years: int = 5
     discount_rate: float = 0.035
+    allocation: str = ""
+    """The allocation rule the shares follow."""
     stability_cost: float = 0.0
     """NPV given up for `[constraints] stability` (the optimum without it, less with)."""
 

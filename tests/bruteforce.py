@@ -200,14 +200,31 @@ class Reference:
                 return False
         return True
 
-    def best(self) -> float | None:
-        """The optimal objective value, or None when no plan is feasible."""
+    def stable(self, service: str, blocks: list[tuple[str, ...]]) -> bool:
+        """No coalition of sharers is worth more on its own than its members' shares."""
+        shares = dict.fromkeys(self.sharers(service), 0.0)
+        for block in blocks:
+            if len(block) >= 2:
+                shares.update(self.allocation(service, block))
+        scale = max([1.0] + [abs(self.figures(service, b)[2]) for b in blocks])
+        members = list(shares)
+        return all(
+            self.coalition_value(service, c) - sum(shares[m] for m in c) <= 1e-7 * scale
+            for k in range(1, len(members) + 1)
+            for c in itertools.combinations(members, k)
+        )
+
+    def best(self, stable: bool = False) -> float | None:
+        """The optimal objective value, or None when no plan is feasible; with `stable`,
+        among plans that no coalition blocks."""
         options = {}
         for s in self.services:
             valid = []
             for partition in partitions(self.sharers(s)):
                 blocks = [tuple(sorted(b)) for b in partition]
-                if all(self.group_allowed(s, b) for b in blocks):
+                if all(self.group_allowed(s, b) for b in blocks) and (
+                    not stable or self.stable(s, blocks)
+                ):
                     valid.append((sum(self.value(s, b) for b in blocks), blocks))
             options[s] = valid
         if any(not v for v in options.values()):

@@ -135,6 +135,7 @@ def test_json_follows_the_result_contract():
         "price_seconds",
         "build_seconds",
         "solve_seconds",
+        "assess_seconds",
     }
     assert stats["groups_enumerated"] - stats["groups_pruned"] + 4 * 4 >= stats["candidates"]
     assert all(stats[key] >= 0 for key in ("price_seconds", "build_seconds", "solve_seconds"))

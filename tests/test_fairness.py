@@ -100,9 +100,11 @@ def check_stability_against_brute_force(reference, result):
             found = stability.blocking
             assert reference.coalition_allowed(service.service, found.members)
             assert found.excess == pytest.approx(worst_group, abs=tolerance)
-            own = reference.figures(service.service, found.members)[2] if len(
-                found.members
-            ) > 1 else 0.0
+            own = (
+                reference.figures(service.service, found.members)[2]
+                if len(found.members) > 1
+                else 0.0
+            )
             assert found.value == pytest.approx(own, abs=PENNY)
         bound = lp_bound_over_every_coalition(reference, service.service, sharers)
         assert stability.cost_of_stability == pytest.approx(
@@ -113,9 +115,10 @@ def check_stability_against_brute_force(reference, result):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=consortia(max_members=5, max_services=2), rule=st.sampled_from(
-    ["proportional", "equal", "shapley", "nucleolus", "core"]
-))
+@given(
+    data=consortia(max_members=5, max_services=2),
+    rule=st.sampled_from(["proportional", "equal", "shapley", "nucleolus", "core"]),
+)
 def test_stability_report_and_its_cost_match_brute_force(engine, data, rule):
     data["constraints"] = {**data.get("constraints", {}), "allocation": rule}
     data["constraints"].pop("individual_gain", None)
@@ -275,3 +278,41 @@ def test_payback_year_by_hand(engine):
     assert data["payback_year"] == 4
     assert data["services"]["game"] == {"npv": 9.28, "annual_saving": 5.0, "transition_cost": 12.5}
     assert data["gain_percent"] is None  # no standalone cost given
+
+
+# -- stability as a constraint ---------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=consortia(max_members=4, max_services=2),
+    rule=st.sampled_from(["proportional", "equal", "shapley"]),
+)
+def test_the_best_stable_plan_matches_brute_force(engine, data, rule):
+    constraints = data.setdefault("constraints", {})
+    constraints.update(allocation=rule, stability="core")
+    for coupling in ("max_partnerships", "transition_budget", "individual_gain"):
+        constraints.pop(coupling, None)
+    try:
+        consortium = engine.parse(dumps(data))
+    except ConsortiumError:
+        return
+    reference = Reference(data)
+    best = reference.best(stable=True)
+    result = engine.optimise(consortium)
+    if best is None:
+        event("no stable plan")
+        assert result.status == "infeasible"
+        if reference.best() is not None:  # infeasible for stability's sake: it says so
+            assert "stability" in result.conflicts[0] and "would gain" in result.conflicts[0]
+        return
+    event("a stable plan")
+    assert result.status == "optimal"
+    key = "npv" if data["consortium"]["objective"] == "npv" else "annual_saving"
+    assert result.totals[key] == pytest.approx(best, abs=PENNY)
+    assert all(s.stability.stable for s in result.services)
+    unconstrained = reference.best()
+    assert result.stability_cost >= -PENNY
+    event("stability changed the plan" if result.stability_cost > PENNY else "already stable")
+    if key == "npv":
+        assert result.stability_cost == pytest.approx(unconstrained - best, abs=PENNY)

@@ -82,16 +82,41 @@ def _tables(result: Result, tablefmt: str) -> str:
                     money(group.annual_saving),
                     money(group.transition_cost),
                     money(group.npv),
+                    {True: "yes", False: "NO", None: ""}[group.stable],
                 ]
             )
         if service.standalone:
-            rows.append([service.service, "alone: " + ", ".join(service.standalone), "", "", ""])
-    headers = ["service", "group", "annual saving", "transition", "npv"]
+            rows.append(
+                [service.service, "alone: " + ", ".join(service.standalone), "", "", "", ""]
+            )
+    headers = ["service", "group", "annual saving", "transition", "npv", "stable"]
     parts += ["", _table(rows, headers, tablefmt)]
-    member_rows = [
-        [m, result.kinds.get(m, ""), money(v)] for m, v in sorted(result.members.items())
+    member_rows = []
+    for m, view in result.by_member.items():
+        gain = view.gain_percent
+        member_rows.append(
+            [
+                m,
+                view.kind,
+                money(view.npv),
+                money(view.annual_saving),
+                money(view.transition_cost),
+                money(view.standalone_cost),
+                "" if gain is None else f"{gain:.1f}%",
+                "never" if view.payback_year is None else str(view.payback_year),
+            ]
+        )
+    member_headers = [
+        "member",
+        "kind",
+        "npv share",
+        "annual saving",
+        "one-off share",
+        "standalone cost",
+        "gain",
+        "payback year",
     ]
-    parts += ["", _table(member_rows, ["member", "kind", "npv share"], tablefmt)]
+    parts += ["", _table(member_rows, member_headers, tablefmt)]
     totals = result.totals
     total_rows = [
         ["npv", money(totals["npv"])],
@@ -99,7 +124,48 @@ def _tables(result: Result, tablefmt: str) -> str:
         ["transition cost", money(totals["transition_cost"])],
     ]
     parts += ["", _table(total_rows, ["total", ""], tablefmt)]
+    sentences = stability_sentences(result)
+    if sentences:
+        parts += [""] + [("- " if markdown else "") + printable(x) for x in sentences]
     return "\n".join(parts) + "\n"
+
+
+def _who(members) -> str:
+    names = list(members)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def stability_sentences(result: Result) -> list[str]:
+    """One sentence per service on whether any coalition would walk away."""
+    out = []
+    rule = result.allocation or "the chosen"
+    for service in result.services:
+        stability = service.stability
+        if stability is None:
+            continue
+        if stability.stable:
+            out.append(
+                f"{service.service}: stable under {rule} allocation: no group would "
+                "do better on its own."
+            )
+            continue
+        blocking = stability.blocking
+        if len(blocking.members) == 1:
+            what = f"{blocking.members[0]} would be £{round(blocking.excess):,} better off alone"
+        else:
+            what = (
+                f"{_who(blocking.members)} would save £{round(blocking.excess):,} more on their own"
+            )
+        cost = stability.cost_of_stability
+        subsidy = (
+            f"; a subsidy of £{round(cost):,} would make some split stable"
+            if cost > 0.005
+            else '; another split of the same plan (allocation = "nucleolus") would be stable'
+        )
+        out.append(f"{service.service}: NOT stable under {rule} allocation: {what}{subsidy}.")
+    if result.stability_cost > 0.005:
+        out.append(f"Stability cost £{round(result.stability_cost):,} of npv.")
+    return out
 
 
 CSV_COLUMNS = (
@@ -111,7 +177,16 @@ CSV_COLUMNS = (
     "group_transition_cost",
     "group_npv",
     "member_npv",
+    "member_annual_saving",
+    "member_transition_cost",
+    "member_standalone_cost",
+    "group_stable",
+    "service_stable",
 )
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else str(value).lower()
 
 
 def _csv(result: Result) -> str:
@@ -120,8 +195,10 @@ def _csv(result: Result) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for service in result.services:
+        stable = None if service.stability is None else service.stability.stable
         for number, group in enumerate(service.groups, start=1):
             for member in group.members:
+                cash = service.cash.get(member)
                 writer.writerow(
                     [
                         service.service,
@@ -132,8 +209,17 @@ def _csv(result: Result) -> str:
                         f"{group.transition_cost:.2f}",
                         f"{group.npv:.2f}",
                         f"{group.allocation[member]:.2f}",
+                        f"{cash.annual_saving:.2f}" if cash else "",
+                        f"{cash.transition_cost:.2f}" if cash else "",
+                        f"{service.standalone_costs.get(member, 0.0):.2f}",
+                        _flag(group.stable),
+                        _flag(stable),
                     ]
                 )
         for member in service.standalone:
-            writer.writerow([service.service, "", member, member, "0.00", "0.00", "0.00", "0.00"])
+            alone_cost = f"{service.standalone_costs.get(member, 0.0):.2f}"
+            zeros = ["0.00"] * 6
+            writer.writerow(
+                [service.service, "", member, member, *zeros, alone_cost, "", _flag(stable)]
+            )
     return out.getvalue()

@@ -89,7 +89,15 @@ class Cbc(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return pulp.PULP_CBC_CMD(
-                msg=False, mip=mip, timeLimit=time_limit, gapRel=0.0, warmStart=warm_start
+                msg=False,
+                mip=mip,
+                timeLimit=time_limit,
+                gapRel=0.0,
+                warmStart=warm_start,
+                # CBC 2.10.3's integer preprocessing proved a wrong optimum on a 4-member
+                # model with a budget row (0.08 for 4,023; tests/test_solve.py); without it
+                # CBC is exact there, and HiGHS agrees
+                options=["preprocess off"],
             )
 
     def proven_bound(self, problem, log):
