@@ -173,7 +173,6 @@ def optimise(
         found_stable = stable_plan(
             consortium,
             pricers,
-            candidates,
             {f.service: f.game for f in found},
             chosen,
             solve_with,

@@ -133,9 +133,15 @@ def test_stability_report_and_its_cost_match_brute_force(engine, data, rule):
     event("unstable" if any(not s.stability.stable for s in result.services) else "stable")
     check_stability_against_brute_force(reference, result)
     if rule in ("nucleolus", "core"):
-        for service in result.services:  # in the core whenever the core is not empty
-            if service.stability.cost_of_stability <= PENNY:
+        # in the core whenever the core is not empty, which is when the LP bound is the
+        # plan's value (Bondareva–Shapley): stable exactly when the cost of stability is 0
+        for service in result.services:
+            scale = max([1.0] + [abs(g.npv) for g in service.groups])
+            cost = service.stability.cost_of_stability
+            if cost <= 1e-9 * scale:
                 assert service.stability.stable
+            if service.stability.stable:
+                assert cost <= PENNY + 1e-6 * scale
 
 
 # -- the LP dual is an allocation no group blocks --------------------------------------
@@ -316,3 +322,55 @@ def test_the_best_stable_plan_matches_brute_force(engine, data, rule):
     event("stability changed the plan" if result.stability_cost > PENNY else "already stable")
     if key == "npv":
         assert result.stability_cost == pytest.approx(unconstrained - best, abs=PENNY)
+
+
+def bundled_with(engine, change):
+    from conftest import ROOT
+
+    text = (ROOT / "consortia" / "south-east-london.toml").read_text(encoding="utf-8")
+    return engine.parse(change(text))
+
+
+def test_stability_on_the_bundled_consortium_without_its_size_limit(engine):
+    # without max_group_size all four boroughs share everything: a plan nobody would leave
+    def free(text):
+        return text.replace("max_group_size = 3\n", "")
+
+    plain = engine.optimise(bundled_with(engine, free))
+    stable = engine.optimise(
+        bundled_with(
+            engine,
+            lambda t: free(t).replace("[constraints]\n", '[constraints]\nstability = "core"\n'),
+        )
+    )
+    assert stable.status == "optimal"
+    assert stable.totals["npv"] <= plain.totals["npv"] + PENNY
+    assert all(s.stability.stable for s in stable.services)
+    assert stable.to_dict()["stability_cost"] == pytest.approx(
+        plain.totals["npv"] - stable.totals["npv"], abs=PENNY
+    )
+
+
+def test_stability_on_the_bundled_consortium_names_who_would_walk_away(engine):
+    # with groups of at most three of the four, every plan leaves a triple better off alone
+    consortium = bundled_with(
+        engine, lambda t: t.replace("[constraints]\n", '[constraints]\nstability = "core"\n')
+    )
+    result = engine.optimise(consortium)
+    assert result.status == "infeasible"
+    (why,) = result.conflicts
+    assert "no plan of" in why and "is stable under shapley allocation" in why
+    assert "would gain £" in why
+    unconstrained = engine.optimise(bundled_with(engine, lambda t: t))
+    # no split of the best plan is stable either: the cost of stability says so
+    assert all(s.stability.cost_of_stability > 0 for s in unconstrained.services)
+
+
+def test_stability_needs_a_rule_that_shares_each_group_alone(engine):
+    with pytest.raises(ConsortiumError, match="constraints.stability"):
+        bundled_with(
+            engine,
+            lambda t: t.replace("[constraints]\n", '[constraints]\nstability = "core"\n').replace(
+                'allocation = "shapley"', 'allocation = "nucleolus"'
+            ),
+        )

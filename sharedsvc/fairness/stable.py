@@ -131,10 +131,27 @@ def _words(pricer: ServicePricer, blocking: Blocking) -> str:
     return f"{who} would gain £{blocking.excess:,.0f} more on their own"
 
 
+def _no_stable_plan(consortium, pricers, rows, last, solve_with) -> str:
+    """Why no plan is stable: the services that cannot be made stable on their own (each
+    solved with only its own rows), with the last group found blocking each."""
+    impossible = []
+    for service in rows:
+        alone = StabilityRows(pricers[service], rows[service])
+        _, outcomes, _ = solve_with((*consortium.constraints, alone))
+        if any(o.status == Status.INFEASIBLE for o in outcomes):
+            impossible.append(service)
+    impossible = impossible or list(rows)  # only together (a row that ties services)
+    said = "; ".join(f"in {s}, {_words(pricers[s], last[s])}" for s in impossible)
+    return (
+        f'stability = "core": no plan of {", ".join(impossible)} is stable under '
+        f"{consortium.allocation} allocation: every plan has a group that would walk away "
+        f"(last found: {said}); see each service's cost_of_stability without the constraint"
+    )
+
+
 def stable_plan(
     consortium: Consortium,
     pricers: Mapping[str, ServicePricer],
-    candidates: Mapping[str, Sequence[Candidate]],
     games: Mapping[str, GameGroups | None],
     chosen: dict[str, list[Candidate]],
     solve_with: Callable[[tuple[Constraint, ...]], Plan],
@@ -144,13 +161,14 @@ def stable_plan(
     best = _npv(chosen)
     rows: dict[str, list[tuple[tuple[int, ...], float]]] = {}
     plan: Plan | None = None
-    rule = consortium.allocation
+    last: dict[str, Blocking] = {}  # each service's latest blocking group
     for round_ in range(MAX_ROUNDS):
         blocking = _blocking(pricers, games, chosen)
         if not blocking:
             if plan is None:
                 progress("stability: the best plan is already stable")
             return StablePlan(exists=True, plan=plan, given_up=max(0.0, best - _npv(chosen)))
+        last.update(blocking)
         for service, found in blocking.items():
             rows.setdefault(service, []).append((found.members, found.value))
             progress(
@@ -161,11 +179,8 @@ def stable_plan(
         plan = solve_with(consortium.constraints + extra)
         chosen, outcomes, _ = plan
         if any(o.status == Status.INFEASIBLE for o in outcomes):
-            said = "; ".join(f"{s}: {_words(pricers[s], b)}" for s, b in blocking.items())
             return StablePlan(
-                exists=False,
-                why=f'stability = "core": no plan is stable under {rule} allocation '
-                f"(every plan has a group that would walk away; last found: {said})",
+                exists=False, why=_no_stable_plan(consortium, pricers, rows, last, solve_with)
             )
     raise SolverError(
         f'stability = "core" found a blocking group in each of {MAX_ROUNDS} rounds; '
