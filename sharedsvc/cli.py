@@ -132,8 +132,13 @@ def _same_file(a: Path, b: Path) -> bool:
     metavar="FILE.mps",
     help="Also write the whole model as MPS for other solvers (it minimises minus the objective).",
 )
+@click.option(
+    "--years",
+    is_flag=True,
+    help="With table or markdown: add the year-by-year cash flows (each service and in all).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
-def optimise(file, fmt, output, time_limit, solver, write_model, quiet):
+def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
     """Find the groupings of FILE's members that maximise the savings.
 
     \b
@@ -141,6 +146,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, quiet):
       sharedsvc optimise consortia/south-east-london.toml
       sharedsvc optimise consortia/south-east-london.toml --format json -o plan.json
       sharedsvc optimise big.toml --time-limit 60 --solver highs
+      sharedsvc optimise consortia/south-east-london.toml --years
     """
     for target in (output, write_model):
         if target is not None and _same_file(file, target):
@@ -164,7 +170,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, quiet):
         write_model=write_model,
         stop=click.get_current_context().meta[STOP_KEY],
     )
-    text = render(result, fmt)
+    text = render(result, fmt, years=years)
     if output is None:
         _result(text)
     else:

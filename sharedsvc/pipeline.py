@@ -25,7 +25,7 @@ from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing.candidates import Candidate, ServiceCandidates, service_candidates
 from sharedsvc.pricing.pricer import ServicePricer
-from sharedsvc.results import GroupResult, Result, RunStats, ServiceResult
+from sharedsvc.results import Cash, GroupResult, Result, RunStats, ServiceResult
 from sharedsvc.settings import Settings
 from sharedsvc.solver.backends import Outcome, backend, relative_gap
 from sharedsvc.solver.blocks import Stopwatch, blocks, run_jobs
@@ -248,6 +248,7 @@ def optimise(
         horizon_years=consortium.horizon_years,
         stability_cost=stability_cost,
         allocation=str(consortium.allocation),
+        optimism_bias=consortium.optimism_bias.to_dict() if consortium.optimism_bias.any else {},
         discount_rate=consortium.discount_rate,
         status=Status.OPTIMAL if optimal else Status.FEASIBLE,
         gap=gap,
@@ -336,6 +337,26 @@ def _service_result(
 ) -> ServiceResult:
     service = pricer.service
     blocking = assessment.blocking_positions
+    profile = pricer.cash_flows
+
+    def flows(c: Candidate):
+        standalone = float(sum(pricer.standalone[i] for i in c.indices))
+        return profile.flows(c.annual_saving, standalone, c.transition_cost)
+
+    formed = [c for c in chosen if c.size >= 2]
+    unadjusted: dict[tuple[int, ...], Cash] = {}
+    if pricer.bias.any and formed:
+        before = pricer.figures([c.indices for c in formed], adjusted=False)
+        unadjusted = {
+            c.indices: Cash(npv=n, annual_saving=a, transition_cost=t)
+            for c, n, a, t in zip(
+                formed,
+                before.npv.tolist(),
+                before.saving.tolist(),
+                before.transition.tolist(),
+                strict=True,
+            )
+        }
     groups = sorted(
         (
             GroupResult(
@@ -345,6 +366,9 @@ def _service_result(
                 npv=c.npv,
                 allocation=assessment.allocations[c.indices],
                 stable=None if assessment.stability is None else not (blocking & set(c.indices)),
+                unadjusted=unadjusted.get(c.indices),
+                cash_flows=tuple(flows(c).tolist()),
+                discounted=tuple(profile.discounted(flows(c)).tolist()),
             )
             for c in chosen
             if c.size >= 2

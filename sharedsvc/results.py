@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from sharedsvc.appraisal.money import payback_year
+from sharedsvc.appraisal.cashflows import payback_year
 from sharedsvc.constants import Objective, Status
 
 
@@ -35,6 +35,17 @@ class GroupResult:
     stable: bool | None = None
     """False when the service's most-blocking group takes a member from this group;
     None when stability was not assessed (a service the time limit left unpriced)."""
+    unadjusted: Cash | None = None
+    """npv, annual saving and one-off cost before optimism bias (None without it)."""
+    cash_flows: tuple[float, ...] = ()
+    """The group's cash flow in each year 0..horizon, undiscounted."""
+    discounted: tuple[float, ...] = ()
+    """The same, discounted."""
+
+    @property
+    def payback_year(self) -> int | None:
+        """The first year the cumulative discounted cash flow turns positive (or None)."""
+        return payback_year(self.discounted)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -46,6 +57,11 @@ class GroupResult:
         }
         if self.stable is not None:
             data["stable"] = self.stable
+        if self.unadjusted is not None:
+            data["unadjusted"] = self.unadjusted.to_dict()
+        if self.discounted:
+            data["payback_year"] = self.payback_year
+            data["cash_flows"] = cash_flow_dict(self.cash_flows, self.discounted)
         return data
 
 
@@ -100,22 +116,45 @@ class Stability:
         }
 
 
+def _add(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    if not a or not b:
+        return a or b
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def cash_flow_dict(undiscounted, discounted) -> dict[str, list[float]]:
+    """Year-by-year flows for the JSON: index 0 is the start, index t the end of year t."""
+    return {
+        "undiscounted": [_money(v) for v in undiscounted],
+        "discounted": [_money(v) for v in discounted],
+    }
+
+
 @attrs.frozen(kw_only=True)
 class Cash:
-    """A member's share of a plan's cash, in one service or in all."""
+    """A share of a plan's cash, in one service or in all: npv, annual saving, one-off
+    cost, and the cash flow of each year 0..horizon."""
 
     npv: float = 0.0
     annual_saving: float = 0.0
     transition_cost: float = 0.0
+    undiscounted: tuple[float, ...] = ()
+    discounted: tuple[float, ...] = ()
 
     def __add__(self, other: Cash) -> Cash:
         return Cash(
             npv=self.npv + other.npv,
             annual_saving=self.annual_saving + other.annual_saving,
             transition_cost=self.transition_cost + other.transition_cost,
+            undiscounted=_add(self.undiscounted, other.undiscounted),
+            discounted=_add(self.discounted, other.discounted),
         )
 
-    def to_dict(self) -> dict[str, float]:
+    @property
+    def payback_year(self) -> int | None:
+        return payback_year(self.discounted)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "npv": _money(self.npv),
             "annual_saving": _money(self.annual_saving),
@@ -207,9 +246,12 @@ class MemberResult:
     """Service id -> its share of that service's cash (npv, annual saving, one-off cost)."""
     standalone_cost: float = 0.0
     """Its annual cost of running, alone, every service it takes part in."""
-    payback_year: int | None = None
-    """The first year its cumulative discounted cash flow turns positive (None: never
-    within the horizon, or nothing to pay back)."""
+
+    @property
+    def payback_year(self) -> int | None:
+        """The first year its cumulative discounted cash flow turns positive (None: never
+        within the horizon, or nothing to pay back)."""
+        return self.total.payback_year
 
     @property
     def total(self) -> Cash:
@@ -241,6 +283,7 @@ class MemberResult:
             "gain_percent": None if gain is None else round(gain, 2),
             "payback_year": self.payback_year,
             "services": {s: c.to_dict() for s, c in self.cash.items()},
+            "cash_flows": cash_flow_dict(self.total.undiscounted, self.total.discounted),
         }
 
 
@@ -269,9 +312,11 @@ class Result:
     stats: RunStats | None = None
     """How the run went: candidate groups, blocks, seconds pricing and solving."""
     horizon_years: int = 5
-    discount_rate: float = 0.035
+    discount_rate: float | str = 0.035
     allocation: str = ""
     """The allocation rule the shares follow."""
+    optimism_bias: dict[str, Any] = attrs.field(factory=dict)
+    """The optimism bias applied (empty without one): uplifts, delay, preset, mitigation."""
     stability_cost: float = 0.0
     """NPV given up for `[constraints] stability` (the optimum without it, less with)."""
 
@@ -298,7 +343,6 @@ class Result:
         cash = {
             s: by_service[s].cash.get(member_id, Cash()) for s in taking_part if s in by_service
         }
-        total = sum(cash.values(), Cash())
         return MemberResult(
             member=member_id,
             kind=self.kinds[member_id],
@@ -309,9 +353,6 @@ class Result:
                 by_service[s].standalone_costs.get(member_id, 0.0)
                 for s in taking_part
                 if s in by_service
-            ),
-            payback_year=payback_year(
-                total.annual_saving, total.transition_cost, self.discount_rate, self.horizon_years
             ),
         )
 
@@ -326,6 +367,32 @@ class Result:
             "npv": sum(s.npv for s in self.services),
             "annual_saving": sum(s.annual_saving for s in self.services),
             "transition_cost": sum(s.transition_cost for s in self.services),
+        }
+
+    def _unadjusted(self) -> dict[str, Any]:
+        if not self.optimism_bias:
+            return {}
+        groups = [g.unadjusted for s in self.services for g in s.groups if g.unadjusted]
+        total = sum(groups, Cash())
+        return {
+            "optimism_bias": dict(self.optimism_bias),
+            "unadjusted_totals": {
+                "npv": _money(total.npv),
+                "annual_saving": _money(total.annual_saving),
+                "transition_cost": _money(total.transition_cost),
+            },
+        }
+
+    def _cash_flows(self) -> dict[str, Any]:
+        groups = [g for s in self.services for g in s.groups if g.discounted]
+        if not groups:
+            return {}
+        total = sum(
+            (Cash(undiscounted=g.cash_flows, discounted=g.discounted) for g in groups), Cash()
+        )
+        return {
+            "payback_year": total.payback_year,
+            "cash_flows": cash_flow_dict(total.undiscounted, total.discounted),
         }
 
     @property
@@ -361,6 +428,8 @@ class Result:
                 for m, v in sorted(self.members.items())
             },
             "stability_cost": _money(self.stability_cost),
+            **self._unadjusted(),
+            **self._cash_flows(),
             "message": self.message,
             "solver": self.solver,
             "seconds": round(self.seconds, 3),

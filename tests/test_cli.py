@@ -120,6 +120,8 @@ def test_json_follows_the_result_contract():
                 "npv",
                 "allocation",
                 "stable",  # the fair-shares extension
+                "payback_year",  # the cash-flow extension
+                "cash_flows",
             }
             assert set(group["allocation"]) == set(group["members"])
             assert sum(group["allocation"].values()) == pytest.approx(group["npv"], abs=0.05)

@@ -15,22 +15,3 @@ def annuity(horizon_years: int, discount_rate: float) -> float:
 
 def npv(annual_saving: float, transition_cost: float, annuity_factor: float) -> float:
     return annual_saving * annuity_factor - transition_cost
-
-
-NEGLIGIBLE = 1e-9
-
-
-def payback_year(
-    saving: float, transition: float, discount_rate: float, horizon_years: int
-) -> int | None:
-    """The first year in which the cumulative discounted cash flow (one-off cost at the
-    start, the saving at the end of each year) turns positive; None if it never does
-    within the horizon (or there is nothing to pay back or gain)."""
-    if saving <= 0 and transition <= 0:
-        return None
-    total = -transition
-    for year in range(1, horizon_years + 1):
-        total += saving * (1.0 + discount_rate) ** -year
-        if total > NEGLIGIBLE * max(1.0, transition):
-            return year
-    return None

@@ -77,7 +77,12 @@ def assess(
     shares = allocate(pricer, groups, game)
     ids = pricer.ids
     allocations = {c.indices: {ids[i]: float(shares[i]) for i in c.indices} for c in groups}
-    cash = {member: Cash() for member in pricer.standalone_by_member}
+    profile = pricer.cash_flows
+    nothing = profile.flows(0.0, 0.0, 0.0)
+    cash = {
+        member: Cash(undiscounted=tuple(nothing), discounted=tuple(nothing))
+        for member in pricer.standalone_by_member
+    }
     for c in groups:
         parts = split_cash(
             [shares[i] for i in c.indices],
@@ -85,11 +90,16 @@ def assess(
             c.annual_saving,
             c.transition_cost,
             [float(pricer.standalone[i]) for i in c.indices],
-            pricer.annuity,
+            pricer.weights,
         )
-        for i, (saving, transition) in zip(c.indices, parts, strict=True):
+        for i, (saving, transition, standalone) in zip(c.indices, parts, strict=True):
+            flows = profile.flows(saving, standalone, transition)
             cash[ids[i]] = Cash(
-                npv=float(shares[i]), annual_saving=saving, transition_cost=transition
+                npv=float(shares[i]),
+                annual_saving=saving,
+                transition_cost=transition,
+                undiscounted=tuple(flows.tolist()),
+                discounted=tuple(profile.discounted(flows).tolist()),
             )
     stability, blocking = None, frozenset()
     if assessed and game is not None:

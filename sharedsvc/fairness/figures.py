@@ -11,6 +11,7 @@ member's npv its share.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from sharedsvc.appraisal.allocation import proportional
@@ -23,13 +24,17 @@ def split_cash(
     npv: float,
     saving: float,
     transition: float,
-    weights: Sequence[float],
-    annuity: float,
-) -> list[tuple[float, float]]:
-    """(annual saving, one-off cost) of each member of a group, in `shares`' order."""
-    if abs(npv) > NEGLIGIBLE * max(1.0, abs(saving) * annuity, transition):
-        return [(saving * s / npv, transition * s / npv) for s in shares]
-    costs = proportional(transition, weights)
+    standalone: Sequence[float],
+    weights: tuple[float, float, float],
+) -> list[tuple[float, float, float]]:
+    """(annual saving, one-off cost, standalone cost) of each member of a group, in
+    `shares`' order, such that each member's npv (`CashFlowProfile.weights`) is its share."""
+    a, b, c = weights
+    total = math.fsum(standalone)
+    if abs(npv) > NEGLIGIBLE * max(1.0, abs(saving) * a, transition * c, total * b):
+        return [(saving * s / npv, transition * s / npv, total * s / npv) for s in shares]
+    costs = proportional(transition, standalone)
     return [
-        ((s + c) / annuity if annuity > 0 else 0.0, c) for s, c in zip(shares, costs, strict=True)
+        ((s + b * own + c * cost) / a if a > 0 else 0.0, cost, own)
+        for s, own, cost in zip(shares, standalone, costs, strict=True)
     ]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from sharedsvc.appraisal.bias import OptimismBias
+from sharedsvc.appraisal.cashflows import CashFlowProfile
 from sharedsvc.constants import AllocationRule, Objective
 
 if TYPE_CHECKING:
@@ -87,7 +89,18 @@ class Consortium:
     source: str
     """Where it was read from (a path, or "<string>"), for messages."""
     horizon_years: int = 5
-    discount_rate: float = 0.035
+    discount_rate: float | str = 0.035
+    """A constant real rate, or "green-book" for HM Treasury's declining schedule."""
+    ramp_up: tuple[float, ...] = ()
+    """Share of the full annual saving realised in years 1, 2, ...; later years all of it."""
+    one_off_profile: tuple[float, ...] = (1.0,)
+    """Shares of the one-off transition cost spent in years 0, 1, ... (summing to 1)."""
+    double_running: tuple[float, ...] = ()
+    """Share of the members' standalone cost still paid, on top, in years 1, 2, ..."""
+    exit_cost: float = 0.0
+    """Share of the one-off cost paid again at the end of the horizon, to unwind."""
+    optimism_bias: OptimismBias = attrs.field(factory=OptimismBias)
+    """Green Book uplifts on one-off and running costs, and a delay (`appraisal/bias.py`)."""
     objective: Objective = attrs.field(default=Objective.NPV, converter=_enum_or_text(Objective))
     allocation: AllocationRule = attrs.field(
         default=AllocationRule.PROPORTIONAL, converter=_enum_or_text(AllocationRule)
@@ -105,6 +118,24 @@ class Consortium:
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_members_by_id", {m.id: m for m in self.members})
         object.__setattr__(self, "_services_by_id", {s.id: s for s in self.services})
+
+    @property
+    def cash_flows(self) -> CashFlowProfile:
+        """When savings arrive and one-off costs fall (`appraisal/cashflows.py`)."""
+        return CashFlowProfile(
+            horizon_years=self.horizon_years,
+            discount_rate=self.discount_rate,
+            ramp_up=tuple(self.ramp_up),
+            one_off=tuple(self.one_off_profile),
+            double_running=tuple(self.double_running),
+            exit_cost=self.exit_cost,
+            delay_years=self.optimism_bias.delay_years,
+        )
+
+    @property
+    def unadjusted_cash_flows(self) -> CashFlowProfile:
+        """The same without optimism bias's delay, for the unadjusted figures."""
+        return attrs.evolve(self.cash_flows, delay_years=0)
 
     def member(self, member_id: str) -> Member:
         return self._members_by_id[member_id]

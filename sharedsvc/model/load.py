@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from sharedsvc.appraisal import allocation
+from sharedsvc.appraisal.cashflows import GREEN_BOOK
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.model import validate
@@ -36,7 +37,17 @@ if TYPE_CHECKING:
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 """Ids must match it whole (`fullmatch`): `$` would let a trailing newline through."""
 TOP_LEVEL = ("consortium", "members", "services", "constraints")
-CONSORTIUM_KEYS = ("name", "horizon_years", "discount_rate", "objective")
+CONSORTIUM_KEYS = (
+    "name",
+    "horizon_years",
+    "discount_rate",
+    "objective",
+    "ramp_up",
+    "one_off_profile",
+    "double_running",
+    "exit_cost",
+    "optimism_bias",
+)
 MEMBER_KEYS = ("name", "kind", "population", "location", "neighbours", "services")
 MAX_FILE_BYTES = 20_000_000
 """A consortium of every English and Welsh council with eight services is about 1 MB;
@@ -114,6 +125,10 @@ def parse_consortium(
         raise ConsortiumError(
             source, [Problem("", "cannot be checked: its values are nested too deeply")]
         ) from None
+
+
+def _numbers(values) -> tuple[float, ...]:
+    return tuple(float(v) for v in values if isinstance(v, int | float))
 
 
 class _Loader:
@@ -196,19 +211,38 @@ class _Loader:
         horizon = head.get("horizon_years", 5)
         rate = head.get("discount_rate", 0.035)
         objective = head.get("objective", "npv")
+        years = horizon if validate.horizon_problem(horizon) is None else validate.MAX_HORIZON
+        ramp_up = head.get("ramp_up", [])
+        one_off = head.get("one_off_profile", [1.0])
+        double = head.get("double_running", [])
+        exit_cost = head.get("exit_cost", 0.0)
         for key, problem in (
             ("name", validate.name_problem(name)),
             ("horizon_years", validate.horizon_problem(horizon)),
             ("discount_rate", validate.discount_rate_problem(rate)),
             ("objective", validate.choice_problem(objective, Objective)),
+            ("ramp_up", validate.ramp_up_problem(ramp_up, years)),
+            ("one_off_profile", validate.one_off_problem(one_off, years)),
+            ("double_running", validate.double_running_problem(double, years)),
+            ("exit_cost", validate.exit_cost_problem(exit_cost)),
         ):
             if problem:
                 self.problem(f"consortium.{key}", problem)
+        bias, found = validate.optimism_bias(head.get("optimism_bias", {}))
+        for relative, message in found:
+            self.problem(f"consortium.optimism_bias{relative}", message)
         return {
+            "optimism_bias": bias,
             "name": name,
             "horizon_years": horizon,
-            "discount_rate": float(rate) if isinstance(rate, int | float) else 0.0,
+            "discount_rate": rate
+            if rate == GREEN_BOOK
+            else (float(rate) if isinstance(rate, int | float) else 0.0),
             "objective": objective,
+            "ramp_up": _numbers(ramp_up) if isinstance(ramp_up, list) else (),
+            "one_off_profile": _numbers(one_off) if isinstance(one_off, list) else (1.0,),
+            "double_running": _numbers(double) if isinstance(double, list) else (),
+            "exit_cost": float(exit_cost) if isinstance(exit_cost, int | float) else 0.0,
         }
 
     def check_id(self, key: str, path: str, what: str) -> bool:

@@ -14,6 +14,8 @@ from collections import Counter
 from typing import Any
 
 from sharedsvc.appraisal import allocation
+from sharedsvc.appraisal.bias import PRESETS, OptimismBias
+from sharedsvc.appraisal.cashflows import GREEN_BOOK
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.model.consortium import Consortium
@@ -30,13 +32,129 @@ def horizon_problem(value: Any) -> str | None:
 
 
 def discount_rate_problem(value: Any) -> str | None:
+    if value == GREEN_BOOK:
+        return None
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
         or not 0 <= value < 1
     ):
-        return f"expected a rate from 0 to below 1 (0.035 is 3.5%), got {show_value(value)}"
+        return (
+            f'expected a rate from 0 to below 1 (0.035 is 3.5%) or "{GREEN_BOOK}" (the Green '
+            f"Book's declining schedule), got {show_value(value)}"
+        )
+    return None
+
+
+def _shares(value: Any, *, most: int, ceiling: float | None) -> str | None:
+    """None if `value` is a list of at most `most` numbers from 0 to `ceiling`."""
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    ):
+        return f"expected a list of numbers, got {show_value(value)}"
+    if len(value) > most:
+        return f"expected at most {most} values (one a year of the horizon), got {len(value)}"
+    if any(v < 0 or (ceiling is not None and v > ceiling) for v in value):
+        top = "" if ceiling is None else f" to {ceiling:g}"
+        return f"expected shares from 0{top}, got {list(value)}"
+    return None
+
+
+def ramp_up_problem(value: Any, horizon: int) -> str | None:
+    """Share of the full saving in years 1, 2, ...: each from 0 to 1."""
+    return _shares(value, most=horizon, ceiling=1.0)
+
+
+def double_running_problem(value: Any, horizon: int) -> str | None:
+    """Share of the standalone cost still paid, on top, in years 1, 2, ...: 0 to 1."""
+    return _shares(value, most=horizon, ceiling=1.0)
+
+
+def one_off_problem(value: Any, horizon: int) -> str | None:
+    """Shares of the one-off cost in years 0, 1, ...: they must sum to 1."""
+    problem = _shares(value, most=horizon + 1, ceiling=None)
+    if problem:
+        return problem
+    if not value or abs(math.fsum(value) - 1.0) > 1e-9:
+        return f"expected shares that sum to 1 (for example [0.6, 0.4]), got {list(value)}"
+    return None
+
+
+def optimism_bias(value: Any) -> tuple[OptimismBias, list[tuple[str, str]]]:
+    """The optimism bias of `[consortium] optimism_bias`, and its problems as (key below
+    `consortium.optimism_bias`, message): a preset name, or a table of `one_off`,
+    `running`, `delay_years`, or of `preset`, `mitigation`, `delay_years`."""
+    names = ", ".join(PRESETS)
+    if isinstance(value, str):
+        value = {"preset": value}
+    if not isinstance(value, dict):
+        return OptimismBias(), [
+            ("", f"expected a preset ({names}) or a table {{ one_off = 0.54, running = 0.41 }}")
+        ]
+    problems: list[tuple[str, str]] = []
+    known = ("preset", "mitigation", "one_off", "running", "delay_years")
+    problems += [
+        (f".{k}", f"unknown key; expected one of {', '.join(known)}")
+        for k in value
+        if k not in known
+    ]
+
+    def number(key: str, low: float, high: float, default: float = 0.0) -> float:
+        v = value.get(key, default)
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int | float)
+            or not math.isfinite(v)
+            or not low <= v <= high
+        ):
+            problems.append(
+                (f".{key}", f"expected a number from {low:g} to {high:g}, got {show_value(v)}")
+            )
+            return default
+        return float(v)
+
+    delay = value.get("delay_years", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 10:
+        problems.append(
+            (".delay_years", f"expected whole years from 0 to 10, got {show_value(delay)}")
+        )
+        delay = 0
+    if "preset" in value:
+        preset = value["preset"]
+        for clash in ("one_off", "running"):
+            if clash in value:
+                problems.append((f".{clash}", "give a preset or your own uplifts, not both"))
+        if preset not in PRESETS:
+            problems.append(
+                (".preset", f"unknown preset {show_value(preset)}; expected one of {names}")
+            )
+            return OptimismBias(), problems
+        mitigation = number("mitigation", 0.0, 1.0)
+        return OptimismBias.from_preset(preset, mitigation, delay), problems
+    if "mitigation" in value:
+        problems.append((".mitigation", "mitigation moves a preset's uplifts: give a preset too"))
+    return (
+        OptimismBias(
+            one_off=number("one_off", 0.0, 10.0),
+            running=number("running", 0.0, 10.0),
+            delay_years=delay,
+        ),
+        problems,
+    )
+
+
+def exit_cost_problem(value: Any) -> str | None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 10
+    ):
+        return (
+            "expected the share of the one-off cost paid again at the end, from 0 to 10 "
+            f"(0.5 is half), got {show_value(value)}"
+        )
     return None
 
 
@@ -123,6 +241,13 @@ def problems(consortium: Consortium) -> list[Problem]:
     add("consortium.name", name_problem(consortium.name))
     add("consortium.horizon_years", horizon_problem(consortium.horizon_years))
     add("consortium.discount_rate", discount_rate_problem(consortium.discount_rate))
+    horizon = (
+        MAX_HORIZON if horizon_problem(consortium.horizon_years) else int(consortium.horizon_years)
+    )
+    add("consortium.ramp_up", ramp_up_problem(consortium.ramp_up, horizon))
+    add("consortium.one_off_profile", one_off_problem(consortium.one_off_profile, horizon))
+    add("consortium.double_running", double_running_problem(consortium.double_running, horizon))
+    add("consortium.exit_cost", exit_cost_problem(consortium.exit_cost))
     add("consortium.objective", choice_problem(consortium.objective, Objective))
     add("constraints.allocation", choice_problem(consortium.allocation, AllocationRule))
     for kind, ids in (

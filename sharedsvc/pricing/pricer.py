@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 import attrs
 import numpy as np
 
-from sharedsvc.appraisal import money
 from sharedsvc.appraisal.allocation import Allocator, CoalitionGame
 from sharedsvc.errors import PluginError
 from sharedsvc.model.consortium import Consortium, Participant, Participation
@@ -63,7 +62,12 @@ class ServicePricer:
         self.participants = tuple(
             Participant(member=attrs.evolve(p.member), fields=p.fields) for p in self.sharers
         )
-        self.annuity = money.annuity(consortium.horizon_years, consortium.discount_rate)
+        self.cash_flows = consortium.cash_flows
+        """When savings arrive and one-off costs fall: npv = a * saving - b * standalone
+        - c * transition (`appraisal/cashflows.py`)."""
+        self.weights = self.cash_flows.weights()
+        self.bias = consortium.optimism_bias
+        self.unadjusted_cash_flows = consortium.unadjusted_cash_flows
         self.standalone = self._standalone_costs(self.participants)
         standalone = [p for p in consortium.participants(service_id) if not p.share]
         others = tuple(
@@ -141,9 +145,10 @@ class ServicePricer:
             costs.append(float(cost))
         return _read_only(np.array(costs, dtype=float))
 
-    def figures(self, groups: Sequence[Group]) -> Figures:
+    def figures(self, groups: Sequence[Group], *, adjusted: bool = True) -> Figures:
         """Annual saving, transition cost and npv of each group (ascending index tuples,
-        two or more members), checked.
+        two or more members), checked; with `adjusted`, after optimism bias's uplifts
+        on running and one-off costs and its delay (`appraisal/bias.py`).
 
         The model gets the groups as a tuple and its parameters read-only, and what it
         returns is copied and checked (numbers, finite, within `LARGEST_NUMBER`), so a
@@ -177,11 +182,19 @@ class ServicePricer:
                 )
                 raise self._fail(f"returned a {name} {what}{group} (in price_groups)")
             checked[name] = array
-        saving = self._standalone_sums(groups) - checked["running cost"] + checked["added income"]
+        standalone = self._standalone_sums(groups)
+        running, transition = checked["running cost"], checked["transition cost"]
+        profile = self.cash_flows
+        if adjusted and self.bias.any:
+            running = running * (1.0 + self.bias.running)
+            transition = transition * (1.0 + self.bias.one_off)
+        elif self.bias.any:
+            profile = self.unadjusted_cash_flows
+        saving = standalone - running + checked["added income"]
         return Figures(
             saving=saving,
-            transition=checked["transition cost"],
-            npv=money.npv(saving, checked["transition cost"], self.annuity),
+            transition=transition,
+            npv=profile.npv(saving, standalone, transition),
         )
 
     def _standalone_sums(self, groups: Sequence[Group]) -> np.ndarray:

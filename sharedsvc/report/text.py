@@ -48,12 +48,51 @@ def money(value: float) -> str:
     return f"-£{-rounded:,}" if rounded < 0 else f"£{rounded:,}"
 
 
-def render(result: Result, fmt: str = "table") -> str:
+def render(result: Result, fmt: str = "table", *, years: bool = False) -> str:
+    """`result` in format `fmt`; with `years`, tables add the year-by-year cash flows."""
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2) + "\n"
     if fmt == "csv":
         return _csv(result)
-    return _tables(result, "github" if fmt == "markdown" else "simple")
+    tablefmt = "github" if fmt == "markdown" else "simple"
+    text = _tables(result, tablefmt)
+    if years and result.solved:
+        text += "\n" + _years(result, tablefmt) + "\n"
+    return text
+
+
+def _years(result: Result, tablefmt: str) -> str:
+    """Rows: years 0..horizon; columns: each service's net cash flow, the total, the
+    total discounted and its running sum (the payback is where it turns positive)."""
+    by_service = {}
+    for service in result.services:
+        flows = [g.cash_flows for g in service.groups if g.cash_flows]
+        if flows:
+            by_service[service.service] = [sum(v) for v in zip(*flows, strict=True)]
+    discounted = [
+        sum(v)
+        for v in zip(
+            *(g.discounted for s in result.services for g in s.groups if g.discounted),
+            strict=True,
+        )
+    ]
+    if not discounted:
+        return "No group is formed, so there are no cash flows."
+    rows, running = [], 0.0
+    for year, value in enumerate(discounted):
+        running += value
+        rows.append(
+            [str(year)]
+            + [money(flows[year]) for flows in by_service.values()]
+            + [
+                money(sum(flows[year] for flows in by_service.values())),
+                money(value),
+                money(running),
+            ]
+        )
+    headers = ["year", *by_service, "total", "discounted", "cumulative discounted"]
+    heading = ("### " if tablefmt == "github" else "") + "Cash flows by year (year 0 is the start)"
+    return heading + "\n\n" + _table(rows, headers, tablefmt)
 
 
 def _heading(result: Result) -> str:
@@ -123,6 +162,13 @@ def _tables(result: Result, tablefmt: str) -> str:
         ["annual saving", money(totals["annual_saving"])],
         ["transition cost", money(totals["transition_cost"])],
     ]
+    unadjusted = result.to_dict().get("unadjusted_totals")
+    if unadjusted:
+        total_rows += [
+            ["npv of this plan before optimism bias", money(unadjusted["npv"])],
+            ["annual saving before optimism bias", money(unadjusted["annual_saving"])],
+            ["transition cost before optimism bias", money(unadjusted["transition_cost"])],
+        ]
     parts += ["", _table(total_rows, ["total", ""], tablefmt)]
     sentences = stability_sentences(result)
     if sentences:
