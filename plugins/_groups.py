@@ -95,6 +95,12 @@ class ArrayCostModel(CostModel):
     ) -> np.ndarray | None:
         return None
 
+    def non_cashable(
+        self, arrays: tuple, members: np.ndarray, params: Mapping[str, Any]
+    ) -> np.ndarray | None:
+        """Non-cash value a year (fraud detected, costs avoided); None means none."""
+        return None
+
     def _one(self, method, participants, params) -> float:
         members = np.arange(len(participants))[None, :]
         value = method(self.arrays(participants, params), members, params)
@@ -109,6 +115,9 @@ class ArrayCostModel(CostModel):
     def group_added_income(self, participants, params) -> float:
         return self._one(self.income, participants, params)
 
+    def group_non_cashable(self, participants, params) -> float:
+        return self._one(self.non_cashable, participants, params)
+
     def price_groups(self, participants, groups, params) -> GroupPrices:
         arrays = self.arrays(participants, params)
         running = per_group(groups, lambda members: self.running(arrays, members, params))
@@ -116,4 +125,11 @@ class ArrayCostModel(CostModel):
         income = None
         if type(self).income is not ArrayCostModel.income:
             income = per_group(groups, lambda members: self.income(arrays, members, params))
-        return GroupPrices(running=running, transition=transition, income=income)
+        non_cashable = None
+        if type(self).non_cashable is not ArrayCostModel.non_cashable:
+            non_cashable = per_group(
+                groups, lambda members: self.non_cashable(arrays, members, params)
+            )
+        return GroupPrices(
+            running=running, transition=transition, income=income, non_cashable=non_cashable
+        )

@@ -4,13 +4,15 @@ Each member reports the cases it investigates a year, its investigators and
 what the team costs. A shared team costs less per case (supervision, data
 matching, intelligence and legal support spread over more cases) and also
 detects more per case (specialists, cross-border data), so sharing both cuts
-cost and adds value detected, which counts as income.
+cost and adds value detected. That value is not cash (CIPFA counts fraud detected or
+prevented, much of it notional), so it is reported as non-cashable and counted in the
+saving only at the consortium's `count_non_cashable` fraction (`docs/appraisal.md`).
 
 For member i with cases c_i, cost C_i and value detected D_i, in a group with
 K = sum c_j:
 
     running    = sum_i C_i * (K / c_i) ** (b - 1) + coordination_cost * k * (k - 1) / 2
-    income     = value_counted * sum_i D_i * ((K / c_i) ** g - 1)
+    non-cash   = value_counted * sum_i D_i * ((K / c_i) ** g - 1)
     transition = transition_cost * (k - 1)
 
 If `annual_cost` is absent it is estimated as investigators * investigator_cost;
@@ -20,8 +22,8 @@ Defaults and their sources:
 - `value_per_case` £3,600: the average value of each fraud detected or prevented
   by UK local authorities in 2017/18 (CIPFA Fraud and Corruption Tracker 2018;
   £4,500 in 2016/17, CFaCT 2017).
-- `value_counted` 1.0: CIPFA's values are detected or prevented fraud, not cash
-  recovered; set a lower fraction to count only what you expect to recover.
+- `value_counted` 1.0: the whole of the extra value detected is reported, as
+  non-cashable; how much of it the saving counts is `[consortium] count_non_cashable`.
 - `detection_exponent` g = 0.05 (value per case 3.5% higher per doubling of
   cases) and `scale_exponent` b = 0.80: no published estimate was found;
   planning assumptions to replace with your own evidence.
@@ -106,7 +108,7 @@ class Fraud(ArrayCostModel):
         ),
         Field(
             name="value_counted",
-            unit="fraction of detected value counted as income",
+            unit="fraction of the extra value detected that is reported (as non-cashable)",
             default=1.0,
             minimum=0,
             maximum=1,
@@ -149,7 +151,7 @@ class Fraud(ArrayCostModel):
             members.shape[1]
         )
 
-    def income(self, arrays, members, params) -> np.ndarray:
+    def non_cashable(self, arrays, members, params) -> np.ndarray:
         cases, _, detected = arrays
         c = cases[members]
         uplift = (c.sum(axis=1, keepdims=True) / c) ** params["detection_exponent"] - 1.0

@@ -249,6 +249,7 @@ def optimise(
         stability_cost=stability_cost,
         allocation=str(consortium.allocation),
         optimism_bias=consortium.optimism_bias.to_dict() if consortium.optimism_bias.any else {},
+        count_non_cashable=consortium.count_non_cashable,
         discount_rate=consortium.discount_rate,
         status=Status.OPTIMAL if optimal else Status.FEASIBLE,
         gap=gap,
@@ -357,6 +358,27 @@ def _service_result(
                 strict=True,
             )
         }
+    non_cash: dict[tuple[int, ...], float] = {}
+    if formed:
+        priced = pricer.figures([c.indices for c in formed])
+        if priced.non_cashable is not None:
+            non_cash = dict(
+                zip((c.indices for c in formed), priced.non_cashable.tolist(), strict=True)
+            )
+    count = pricer.count_non_cashable
+    cash = dict(assessment.cash)
+    for c in formed:
+        value = non_cash.get(c.indices, 0.0)
+        if not value:
+            continue
+        for i in c.indices:
+            member = pricer.ids[i]
+            share = cash[member].annual_saving / c.annual_saving if c.annual_saving else 1 / c.size
+            cash[member] = attrs.evolve(
+                cash[member],
+                non_cashable_value=value * share,
+                non_cashable_counted=count * value * share,
+            )
     groups = sorted(
         (
             GroupResult(
@@ -367,6 +389,8 @@ def _service_result(
                 allocation=assessment.allocations[c.indices],
                 stable=None if assessment.stability is None else not (blocking & set(c.indices)),
                 unadjusted=unadjusted.get(c.indices),
+                non_cashable_value=non_cash.get(c.indices, 0.0),
+                non_cashable_counted=count * non_cash.get(c.indices, 0.0),
                 cash_flows=tuple(flows(c).tolist()),
                 discounted=tuple(profile.discounted(flows(c)).tolist()),
             )
@@ -383,6 +407,6 @@ def _service_result(
         groups=tuple(groups),
         standalone=tuple(sorted(alone)),
         stability=assessment.stability,
-        cash=assessment.cash,
+        cash=cash,
         standalone_costs=dict(pricer.standalone_by_member),
     )

@@ -17,7 +17,7 @@ from sharedsvc.constants import Objective, Status
 
 def _money(value: float) -> float:
     """Pounds rounded to the penny, with no negative zero."""
-    return round(value, 2) + 0.0
+    return float(round(value, 2)) + 0.0
 
 
 def _sorted_mapping(value: Mapping[str, float]) -> dict[str, float]:
@@ -37,6 +37,15 @@ class GroupResult:
     None when stability was not assessed (a service the time limit left unpriced)."""
     unadjusted: Cash | None = None
     """npv, annual saving and one-off cost before optimism bias (None without it)."""
+    non_cashable_value: float = 0.0
+    """Non-cash value a year (fraud detected), all of it; the saving counts a share."""
+    non_cashable_counted: float = 0.0
+    """The part of `annual_saving` that is non-cash value (`count_non_cashable` of it)."""
+
+    @property
+    def cashable_saving(self) -> float:
+        return self.annual_saving - self.non_cashable_counted
+
     cash_flows: tuple[float, ...] = ()
     """The group's cash flow in each year 0..horizon, undiscounted."""
     discounted: tuple[float, ...] = ()
@@ -57,6 +66,9 @@ class GroupResult:
         }
         if self.stable is not None:
             data["stable"] = self.stable
+        data["cashable_saving"] = _money(self.cashable_saving)
+        data["non_cashable_value"] = _money(self.non_cashable_value)
+        data["non_cashable_counted"] = _money(self.non_cashable_counted)
         if self.unadjusted is not None:
             data["unadjusted"] = self.unadjusted.to_dict()
         if self.discounted:
@@ -140,12 +152,16 @@ class Cash:
     transition_cost: float = 0.0
     undiscounted: tuple[float, ...] = ()
     discounted: tuple[float, ...] = ()
+    non_cashable_value: float = 0.0
+    non_cashable_counted: float = 0.0
 
     def __add__(self, other: Cash) -> Cash:
         return Cash(
             npv=self.npv + other.npv,
             annual_saving=self.annual_saving + other.annual_saving,
             transition_cost=self.transition_cost + other.transition_cost,
+            non_cashable_value=self.non_cashable_value + other.non_cashable_value,
+            non_cashable_counted=self.non_cashable_counted + other.non_cashable_counted,
             undiscounted=_add(self.undiscounted, other.undiscounted),
             discounted=_add(self.discounted, other.discounted),
         )
@@ -159,6 +175,8 @@ class Cash:
             "npv": _money(self.npv),
             "annual_saving": _money(self.annual_saving),
             "transition_cost": _money(self.transition_cost),
+            "cashable_saving": _money(self.annual_saving - self.non_cashable_counted),
+            "non_cashable_value": _money(self.non_cashable_value),
         }
 
 
@@ -279,6 +297,8 @@ class MemberResult:
             "kind": self.kind,
             "annual_saving": _money(self.annual_saving),
             "transition_cost": _money(self.transition_cost),
+            "cashable_saving": _money(self.annual_saving - self.total.non_cashable_counted),
+            "non_cashable_value": _money(self.total.non_cashable_value),
             "standalone_cost": _money(self.standalone_cost),
             "gain_percent": None if gain is None else round(gain, 2),
             "payback_year": self.payback_year,
@@ -315,6 +335,8 @@ class Result:
     discount_rate: float | str = 0.035
     allocation: str = ""
     """The allocation rule the shares follow."""
+    count_non_cashable: float = 0.0
+    """The share of non-cash value counted in savings."""
     optimism_bias: dict[str, Any] = attrs.field(factory=dict)
     """The optimism bias applied (empty without one): uplifts, delay, preset, mitigation."""
     stability_cost: float = 0.0
@@ -428,6 +450,13 @@ class Result:
                 for m, v in sorted(self.members.items())
             },
             "stability_cost": _money(self.stability_cost),
+            "non_cashable": {
+                "value": _money(sum(g.non_cashable_value for s in self.services for g in s.groups)),
+                "counted": _money(
+                    sum(g.non_cashable_counted for s in self.services for g in s.groups)
+                ),
+                "count_share": self.count_non_cashable,
+            },
             **self._unadjusted(),
             **self._cash_flows(),
             "message": self.message,

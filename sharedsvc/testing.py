@@ -118,6 +118,8 @@ def cost_model_problems(
             problems.append(f"{p.member.id} alone has a transition cost")
         if model.group_added_income([p], params) != 0:
             problems.append(f"{p.member.id} alone gains income")
+        if model.group_non_cashable([p], params) != 0:
+            problems.append(f"{p.member.id} alone gains non-cash value")
 
     groups = [
         g
@@ -126,19 +128,26 @@ def cost_model_problems(
     ]
     prices = model.price_groups(people, groups, params)
     income = prices.income if prices.income is not None else [0.0] * len(groups)
+    non_cash = prices.non_cashable if prices.non_cashable is not None else [0.0] * len(groups)
     for g, group in enumerate(groups):
         members = [people[i] for i in group]
         one = (
             model.group_running_cost(members, params),
             model.group_transition_cost(members, params),
             model.group_added_income(members, params),
+            model.group_non_cashable(members, params),
         )
-        many = (float(prices.running[g]), float(prices.transition[g]), float(income[g]))
+        many = (
+            float(prices.running[g]),
+            float(prices.transition[g]),
+            float(income[g]),
+            float(non_cash[g]),
+        )
         names = [people[i].member.id for i in group]
         for what, a, b in zip(
-            ("running cost", "transition", "added income"), one, many, strict=True
+            ("running cost", "transition", "added income", "non-cash value"), one, many, strict=True
         ):
-            if not math.isfinite(a) or (what != "added income" and a < 0):
+            if not math.isfinite(a) or (what in ("running cost", "transition") and a < 0):
                 problems.append(f"{what} of {names} is {a!r}")
             if not _close(a, b):
                 problems.append(f"{what} of {names}: {a!r} one at a time, {b!r} in bulk")

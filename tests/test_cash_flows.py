@@ -201,3 +201,53 @@ def test_bad_optimism_bias_is_refused_with_its_key_path(tmp_path, value, path, w
     )
     assert result.exit_code == 2
     assert f"consortium.{path}" in result.output and words in result.output
+
+
+# -- cash and non-cash -----------------------------------------------------------------
+
+
+def fraud_pair(**head):
+    row = {"cases": 200, "investigators": 3.0, "annual_cost": 150_000.0}
+    return {
+        "consortium": {"name": "fraud", "horizon_years": 1, "discount_rate": 0.0, **head},
+        "services": {"fraud": {"model": "fraud", "coordination_cost": 0.0, "transition_cost": 0}},
+        "members": {
+            "a": {"services": {"fraud": {**row, "detected_value": 400_000.0}}},
+            "b": {"services": {"fraud": {**row, "cases": 600, "detected_value": 900_000.0}}},
+        },
+    }
+
+
+@pytest.mark.parametrize("count", [0.0, 0.22, 1.0])
+def test_non_cashable_value_is_reported_apart_and_counted_at_its_share(engine, count):
+    model = engine.registry.cost_models["fraud"]
+    consortium = engine.parse(dumps(fraud_pair(count_non_cashable=count)))
+    (group,) = engine.optimise(consortium).service("fraud").groups
+    people = [p.participant() for p in consortium.participations]
+    params = consortium.service("fraud").parameters
+    value = model.group_non_cashable(people, params)
+    cash = 300_000.0 - model.group_running_cost(people, params)
+    assert group.non_cashable_value == pytest.approx(value)
+    assert group.non_cashable_counted == pytest.approx(count * value)
+    assert group.cashable_saving == pytest.approx(cash)
+    assert group.annual_saving == pytest.approx(cash + count * value)
+    assert group.npv == pytest.approx(cash + count * value)  # one year, undiscounted
+
+
+def test_non_cashable_value_counts_at_22_percent_by_default(engine):
+    consortium = engine.parse(dumps(fraud_pair()))
+    assert consortium.count_non_cashable == 0.22
+    data = engine.optimise(consortium).to_dict()
+    assert data["non_cashable"]["count_share"] == 0.22
+    assert data["non_cashable"]["counted"] == pytest.approx(
+        0.22 * data["non_cashable"]["value"], abs=PENNY
+    )
+    member = data["members"]["a"]
+    assert member["cashable_saving"] + 0.22 * member["non_cashable_value"] == pytest.approx(
+        member["annual_saving"], abs=2 * PENNY  # three figures, each rounded to the penny
+    )
+
+
+def test_true_and_false_count_all_or_none(engine):
+    assert engine.parse(dumps(fraud_pair(count_non_cashable=True))).count_non_cashable == 1.0
+    assert engine.parse(dumps(fraud_pair(count_non_cashable=False))).count_non_cashable == 0.0

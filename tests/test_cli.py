@@ -122,6 +122,9 @@ def test_json_follows_the_result_contract():
                 "stable",  # the fair-shares extension
                 "payback_year",  # the cash-flow extension
                 "cash_flows",
+                "cashable_saving",  # cash and non-cash kept apart
+                "non_cashable_value",
+                "non_cashable_counted",
             }
             assert set(group["allocation"]) == set(group["members"])
             assert sum(group["allocation"].values()) == pytest.approx(group["npv"], abs=0.05)

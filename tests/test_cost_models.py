@@ -118,7 +118,7 @@ def test_hr_by_hand(engine):
     assert model.group_transition_cost([a, b], params) == pytest.approx(2000.0)
 
 
-def test_fraud_by_hand_counts_added_detection_as_income(engine):
+def test_fraud_by_hand_reports_added_detection_as_non_cashable(engine):
     model = engine.registry.cost_models["fraud"]
     a = person("a", cases=100, investigators=2.0, annual_cost=100_000.0, detected_value=200_000.0)
     b = person("b", cases=300, investigators=5.0, annual_cost=240_000.0, detected_value=900_000.0)
@@ -128,14 +128,15 @@ def test_fraud_by_hand_counts_added_detection_as_income(engine):
     # 100,000 * 4 ** -0.5 + 240,000 * (4/3) ** -0.5
     assert model.group_running_cost([a, b], params) == pytest.approx(257846.0969082653)
     # 200,000 * (4 ** 0.5 - 1) + 900,000 * ((4/3) ** 0.5 - 1)
-    assert model.group_added_income([a, b], params) == pytest.approx(339230.4845413263)
+    assert model.group_non_cashable([a, b], params) == pytest.approx(339230.4845413263)
+    assert model.group_added_income([a, b], params) == 0.0  # none of it is cash
     half = {**params, "value_counted": 0.5}
-    assert model.group_added_income([a, b], half) == pytest.approx(339230.4845413263 / 2)
+    assert model.group_non_cashable([a, b], half) == pytest.approx(339230.4845413263 / 2)
     # estimates: 2 investigators * £50,000; 100 cases * £3,600
     c = person("c", cases=100, investigators=2.0, annual_cost=None, detected_value=None)
     assert model.standalone_cost(c, params) == 100_000.0
     # c's detected value is estimated at 360,000: 360,000 * (4 ** 0.5 - 1) + b's 139,230.48
-    assert model.group_added_income([c, b], params) == pytest.approx(360_000 + 139230.4845413263)
+    assert model.group_non_cashable([c, b], params) == pytest.approx(360_000 + 139230.4845413263)
 
 
 def test_sen_transport_by_hand(engine):

@@ -290,7 +290,13 @@ def test_payback_year_by_hand(engine):
     assert member.payback_year == 4
     data = result.to_dict()["members"]["a"]
     assert data["payback_year"] == 4
-    assert data["services"]["game"] == {"npv": 9.28, "annual_saving": 5.0, "transition_cost": 12.5}
+    assert data["services"]["game"] == {
+        "npv": 9.28,
+        "annual_saving": 5.0,
+        "transition_cost": 12.5,
+        "cashable_saving": 5.0,
+        "non_cashable_value": 0.0,
+    }
     assert data["gain_percent"] is None  # no standalone cost given
 
 
@@ -341,8 +347,9 @@ def bundled_with(engine, change):
 
 def test_stability_on_the_bundled_consortium_without_its_size_limit(engine):
     # without max_group_size all four boroughs share everything: a plan nobody would leave
-    def free(text):
-        return text.replace("max_group_size = 3\n", "")
+    def free(text):  # and fraud's detected value counted whole, as before version 0.2
+        text = text.replace("max_group_size = 3\n", "")
+        return text.replace('objective = "npv"\n', 'objective = "npv"\ncount_non_cashable = 1.0\n')
 
     plain = engine.optimise(bundled_with(engine, free))
     stable = engine.optimise(

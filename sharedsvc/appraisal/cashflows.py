@@ -27,6 +27,14 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+COUNT_NON_CASHABLE = 0.22
+"""The share of non-cash value (fraud detected or prevented) that a saving counts by
+default: CIPFA's Fraud and Corruption Tracker 2017 put the fraud councils detected or
+prevented in 2016/17 at £336.2m, of which £263.4m was housing fraud, valued at the
+notional cost of the homes recovered rather than cash; the rest, £72.8m (22%), is the
+kind (council tax, business rates) that is billed and collected. A planning
+assumption grounded in that split, not a recovery rate: set your own."""
+
 GREEN_BOOK = "green-book"
 """`discount_rate = "green-book"`: HM Treasury's declining schedule."""
 

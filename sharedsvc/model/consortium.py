@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from sharedsvc.appraisal.bias import OptimismBias
-from sharedsvc.appraisal.cashflows import CashFlowProfile
+from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, CashFlowProfile
 from sharedsvc.constants import AllocationRule, Objective
 
 if TYPE_CHECKING:
@@ -99,6 +99,8 @@ class Consortium:
     """Share of the members' standalone cost still paid, on top, in years 1, 2, ..."""
     exit_cost: float = 0.0
     """Share of the one-off cost paid again at the end of the horizon, to unwind."""
+    count_non_cashable: float = COUNT_NON_CASHABLE
+    """Share of cost models' non-cash value (fraud detected) counted in the saving."""
     optimism_bias: OptimismBias = attrs.field(factory=OptimismBias)
     """Green Book uplifts on one-off and running costs, and a delay (`appraisal/bias.py`)."""
     objective: Objective = attrs.field(default=Objective.NPV, converter=_enum_or_text(Objective))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from sharedsvc.appraisal import allocation
-from sharedsvc.appraisal.cashflows import GREEN_BOOK
+from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, GREEN_BOOK
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.model import validate
@@ -47,6 +47,7 @@ CONSORTIUM_KEYS = (
     "double_running",
     "exit_cost",
     "optimism_bias",
+    "count_non_cashable",
 )
 MEMBER_KEYS = ("name", "kind", "population", "location", "neighbours", "services")
 MAX_FILE_BYTES = 20_000_000
@@ -216,6 +217,11 @@ class _Loader:
         one_off = head.get("one_off_profile", [1.0])
         double = head.get("double_running", [])
         exit_cost = head.get("exit_cost", 0.0)
+        count = head.get("count_non_cashable", COUNT_NON_CASHABLE)
+        if count is True:  # the issue's `true`: count it all; `false`: none of it
+            count = 1.0
+        elif count is False:
+            count = 0.0
         for key, problem in (
             ("name", validate.name_problem(name)),
             ("horizon_years", validate.horizon_problem(horizon)),
@@ -225,6 +231,7 @@ class _Loader:
             ("one_off_profile", validate.one_off_problem(one_off, years)),
             ("double_running", validate.double_running_problem(double, years)),
             ("exit_cost", validate.exit_cost_problem(exit_cost)),
+            ("count_non_cashable", validate.share_problem(count)),
         ):
             if problem:
                 self.problem(f"consortium.{key}", problem)
@@ -243,6 +250,9 @@ class _Loader:
             "one_off_profile": _numbers(one_off) if isinstance(one_off, list) else (1.0,),
             "double_running": _numbers(double) if isinstance(double, list) else (),
             "exit_cost": float(exit_cost) if isinstance(exit_cost, int | float) else 0.0,
+            "count_non_cashable": float(count)
+            if isinstance(count, int | float)
+            else COUNT_NON_CASHABLE,
         }
 
     def check_id(self, key: str, path: str, what: str) -> bool:

@@ -144,6 +144,17 @@ def optimism_bias(value: Any) -> tuple[OptimismBias, list[tuple[str, str]]]:
     )
 
 
+def share_problem(value: Any) -> str | None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
+        return f"expected a share from 0 to 1 (0.22 is 22%), got {show_value(value)}"
+    return None
+
+
 def exit_cost_problem(value: Any) -> str | None:
     if (
         isinstance(value, bool)
@@ -248,6 +259,7 @@ def problems(consortium: Consortium) -> list[Problem]:
     add("consortium.one_off_profile", one_off_problem(consortium.one_off_profile, horizon))
     add("consortium.double_running", double_running_problem(consortium.double_running, horizon))
     add("consortium.exit_cost", exit_cost_problem(consortium.exit_cost))
+    add("consortium.count_non_cashable", share_problem(consortium.count_non_cashable))
     add("consortium.objective", choice_problem(consortium.objective, Objective))
     add("constraints.allocation", choice_problem(consortium.allocation, AllocationRule))
     for kind, ids in (

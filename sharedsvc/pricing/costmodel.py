@@ -28,7 +28,11 @@ class GroupPrices:
     transition: np.ndarray
     """One-off pounds to form the group (>= 0)."""
     income: np.ndarray | None = None
-    """Pounds a year of added income that sharing brings (recoveries); None means none."""
+    """Pounds a year of added cash income that sharing brings; None means none."""
+    non_cashable: np.ndarray | None = None
+    """Pounds a year of value that is not cash (fraud detected or prevented, costs
+    avoided); None means none. Reported apart, and counted in the saving at the
+    consortium's `count_non_cashable` fraction (`docs/appraisal.md`)."""
 
 
 class CostModel:
@@ -63,6 +67,12 @@ class CostModel:
         self, participants: Sequence[Participant], params: Mapping[str, Any]
     ) -> float:
         """Pounds a year of income the group gains by sharing (fraud recoveries, say)."""
+        return 0.0
+
+    def group_non_cashable(
+        self, participants: Sequence[Participant], params: Mapping[str, Any]
+    ) -> float:
+        """Pounds a year of non-cash value the group adds by sharing (fraud detected, say)."""
         return 0.0
 
     def check_participant(
@@ -114,8 +124,11 @@ class CostModel:
                     self.group_running_cost(members, params),
                     self.group_transition_cost(members, params),
                     self.group_added_income(members, params),
+                    self.group_non_cashable(members, params),
                 )
             )
         # object arrays keep each value as the model returned it, for the engine to check
-        columns = [np.array([f[k] for f in figures], dtype=object) for k in range(3)]
-        return GroupPrices(running=columns[0], transition=columns[1], income=columns[2])
+        columns = [np.array([f[k] for f in figures], dtype=object) for k in range(4)]
+        return GroupPrices(
+            running=columns[0], transition=columns[1], income=columns[2], non_cashable=columns[3]
+        )

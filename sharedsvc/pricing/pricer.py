@@ -28,13 +28,19 @@ class Figures:
     """Annual saving, transition cost and npv of many groups, one array entry per group."""
 
     saving: np.ndarray
+    """Counted annual saving: cash, plus the counted share of non-cash value."""
     transition: np.ndarray
     npv: np.ndarray
+    non_cashable: np.ndarray | None = None
+    """The whole non-cash value a year (fraud detected, say), counted or not."""
 
     def __getitem__(self, keep: np.ndarray) -> Figures:
         """The figures of the groups selected by a boolean mask or an index array."""
         return Figures(
-            saving=self.saving[keep], transition=self.transition[keep], npv=self.npv[keep]
+            saving=self.saving[keep],
+            transition=self.transition[keep],
+            npv=self.npv[keep],
+            non_cashable=None if self.non_cashable is None else self.non_cashable[keep],
         )
 
 
@@ -67,6 +73,7 @@ class ServicePricer:
         - c * transition (`appraisal/cashflows.py`)."""
         self.weights = self.cash_flows.weights()
         self.bias = consortium.optimism_bias
+        self.count_non_cashable = consortium.count_non_cashable
         self.unadjusted_cash_flows = consortium.unadjusted_cash_flows
         self.standalone = self._standalone_costs(self.participants)
         standalone = [p for p in consortium.participants(service_id) if not p.share]
@@ -166,6 +173,9 @@ class ServicePricer:
                 "running cost": prices.running,
                 "transition cost": prices.transition,
                 "added income": np.zeros(len(groups)) if prices.income is None else prices.income,
+                "non-cash value": (
+                    np.zeros(len(groups)) if prices.non_cashable is None else prices.non_cashable
+                ),
             }
         except KeyboardInterrupt:
             raise
@@ -173,7 +183,7 @@ class ServicePricer:
             raise self._fail(f"raised {type(exc).__name__}: {exc} in price_groups") from exc
         checked = {}
         for name, given in arrays.items():
-            floor = -LARGEST_NUMBER if name == "added income" else 0.0
+            floor = -LARGEST_NUMBER if name in ("added income", "non-cash value") else 0.0
             array, problem = _amounts(given, len(groups), floor)
             if problem is not None:
                 where, what = problem
@@ -190,11 +200,13 @@ class ServicePricer:
             transition = transition * (1.0 + self.bias.one_off)
         elif self.bias.any:
             profile = self.unadjusted_cash_flows
-        saving = standalone - running + checked["added income"]
+        non_cash = checked["non-cash value"]
+        saving = standalone - running + checked["added income"] + self.count_non_cashable * non_cash
         return Figures(
             saving=saving,
             transition=transition,
             npv=profile.npv(saving, standalone, transition),
+            non_cashable=non_cash,
         )
 
     def _standalone_sums(self, groups: Sequence[Group]) -> np.ndarray:
