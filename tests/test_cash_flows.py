@@ -244,7 +244,8 @@ def test_non_cashable_value_counts_at_22_percent_by_default(engine):
     )
     member = data["members"]["a"]
     assert member["cashable_saving"] + 0.22 * member["non_cashable_value"] == pytest.approx(
-        member["annual_saving"], abs=2 * PENNY  # three figures, each rounded to the penny
+        member["annual_saving"],
+        abs=2 * PENNY,  # three figures, each rounded to the penny
     )
 
 
