@@ -183,6 +183,72 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--draws", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for the draws (default: the machine's cores).",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the result to FILE (atomically) instead of stdout.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+def simulate(file, draws, seed, workers, fmt, output, quiet):
+    """Evaluate the optimised plan under draws of FILE's uncertain inputs: the spread of
+    npv for the plan, each group and member, P(npv > 0), payback years, a tornado of the
+    inputs that matter most and their switching values.
+
+    \b
+    Examples:
+      sharedsvc simulate consortia/south-east-london.toml --draws 1000 --seed 1
+      sharedsvc simulate big.toml --draws 10000 --workers 2 --format json -o draws.json
+    """
+    from sharedsvc.uncertainty.summary import render as render_simulation
+
+    if output is not None:
+        if _same_file(file, output):
+            raise UsageError(f"{output} is the consortium file itself; choose another output")
+        outputs.check(output)
+    engine = _engine()
+    consortium = engine.load(file)
+    progress = (
+        (lambda message: None)
+        if quiet
+        else (lambda message: click.echo(printable(message), err=True))
+    )
+    bar = None
+    if not quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=draws, unit="draw", file=sys.stderr, leave=False)
+    try:
+        found = engine.simulate(
+            consortium,
+            draws=draws,
+            seed=seed,
+            workers=workers or os.cpu_count() or 1,
+            progress=progress,
+            advance=None if bar is None else bar.update,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    text = render_simulation(found, fmt)
+    if output is None:
+        _result(text)
+    else:
+        outputs.write_atomically(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
 def validate(file):
     """Check FILE against the consortium format and the cost models; solve nothing.
 

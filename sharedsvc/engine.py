@@ -34,6 +34,9 @@ class Engine:
         self.registry = registry
         self.settings = Settings.from_environment() if settings is None else settings
         """How this engine runs; by default `Settings.from_environment()`."""
+        self.recipe: tuple[bool | None, tuple[str, ...]] | None = None
+        """How to build the same plugins again in a worker process (`create`'s autoload
+        and blocked), or None when they cannot be (plugin objects given directly)."""
 
     @classmethod
     def create(
@@ -48,7 +51,12 @@ class Engine:
 
         `settings` defaults to `Settings.from_environment()` (`SHAREDSVC_WORKERS`).
         """
-        return cls(build_registry(autoload=autoload, blocked=blocked, extra=plugins), settings)
+        plugins = tuple(plugins)
+        blocked = tuple(blocked)
+        engine = cls(build_registry(autoload=autoload, blocked=blocked, extra=plugins), settings)
+        if not plugins:
+            engine.recipe = (autoload, blocked)
+        return engine
 
     def load(self, path: str | Path) -> Consortium:
         """Read and validate a consortium file; `ConsortiumError` with every problem."""
@@ -69,6 +77,33 @@ class Engine:
             for s in consortium.services
         )
         return [str(refusal) for refusal in refusals if refusal is not None]
+
+    def simulate(
+        self,
+        consortium: Consortium,
+        *,
+        draws: int = 1000,
+        seed: int = 0,
+        workers: int = 1,
+        progress: Callable[[str], None] | None = None,
+        advance: Callable[[int], None] | None = None,
+    ):
+        """The optimised plan under `draws` draws of the uncertain inputs; see
+        `sharedsvc.uncertainty.simulate.Simulation`. The same `seed` gives the same
+        numbers at any number of `workers` (processes)."""
+        from sharedsvc.uncertainty.simulate import simulate
+
+        return simulate(
+            consortium,
+            self.registry,
+            self.settings,
+            draws=draws,
+            seed=seed,
+            workers=workers,
+            recipe=self.recipe,
+            progress=pipeline.quiet if progress is None else progress,
+            advance=(lambda n: None) if advance is None else advance,
+        )
 
     def optimise(
         self,

@@ -86,6 +86,14 @@ def optimise(
     deadline = None if settings.time_limit is None else started + settings.time_limit
     pricers = make_pricers(consortium, registry, settings)
     constraints = consortium.constraints
+    if consortium.uncertain:
+        count = len(consortium.uncertain)
+        said = "1 input is a distribution" if count == 1 else f"{count} inputs are distributions"
+        progress(
+            f"{said}: optimising at their central "
+            "values (the mode of a triangular or PERT, the mean otherwise); `sharedsvc "
+            "simulate` draws from them"
+        )
     # the model file is the whole model: with --write-model every service is priced
     pricing_deadline = None if write_model is not None else deadline
     found, unpriced = _price(consortium, pricers, settings, progress, stop, pricing_deadline)
@@ -250,6 +258,7 @@ def optimise(
         allocation=str(consortium.allocation),
         optimism_bias=consortium.optimism_bias.to_dict() if consortium.optimism_bias.any else {},
         count_non_cashable=consortium.count_non_cashable,
+        uncertain=tuple(u.path for u in consortium.uncertain),
         discount_rate=consortium.discount_rate,
         status=Status.OPTIMAL if optimal else Status.FEASIBLE,
         gap=gap,

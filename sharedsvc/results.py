@@ -335,6 +335,8 @@ class Result:
     discount_rate: float | str = 0.035
     allocation: str = ""
     """The allocation rule the shares follow."""
+    uncertain: tuple[str, ...] = ()
+    """Inputs given as distributions, optimised at their central values."""
     count_non_cashable: float = 0.0
     """The share of non-cash value counted in savings."""
     optimism_bias: dict[str, Any] = attrs.field(factory=dict)
@@ -458,6 +460,7 @@ class Result:
                 "count_share": self.count_non_cashable,
             },
             **self._unadjusted(),
+            **({"central_values_of": list(self.uncertain)} if self.uncertain else {}),
             **self._cash_flows(),
             "message": self.message,
             "solver": self.solver,

@@ -15,6 +15,7 @@ import attrs
 
 from sharedsvc.appraisal.bias import OptimismBias
 from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, CashFlowProfile
+from sharedsvc.appraisal.distributions import Distribution
 from sharedsvc.constants import AllocationRule, Objective
 
 if TYPE_CHECKING:
@@ -84,6 +85,23 @@ class Service:
 
 
 @attrs.frozen(kw_only=True)
+class UncertainInput:
+    """A number given as a distribution: where it is, and how it varies."""
+
+    service: str
+    member: str | None
+    """The member whose field it is; None for a model parameter of the service."""
+    name: str
+    distribution: Distribution
+
+    @property
+    def path(self) -> str:
+        if self.member is None:
+            return f"services.{self.service}.{self.name}"
+        return f"members.{self.member}.services.{self.service}.{self.name}"
+
+
+@attrs.frozen(kw_only=True)
 class Consortium:
     name: str
     source: str
@@ -102,6 +120,8 @@ class Consortium:
     count_non_cashable: float = COUNT_NON_CASHABLE
     """Share of cost models' non-cash value (fraud detected) counted in the saving."""
     optimism_bias: OptimismBias = attrs.field(factory=OptimismBias)
+    uncertain: tuple[UncertainInput, ...] = ()
+    """Inputs given as distributions; their central values are in the fields."""
     """Green Book uplifts on one-off and running costs, and a delay (`appraisal/bias.py`)."""
     objective: Objective = attrs.field(default=Objective.NPV, converter=_enum_or_text(Objective))
     allocation: AllocationRule = attrs.field(

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from sharedsvc.appraisal import allocation
+from sharedsvc.appraisal import allocation, distributions
 from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, GREEN_BOOK
+from sharedsvc.appraisal.distributions import Distribution
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.model import validate
@@ -26,6 +27,7 @@ from sharedsvc.model.consortium import (
     Participant,
     Participation,
     Service,
+    UncertainInput,
 )
 from sharedsvc.model.fields import Field, show_value
 from sharedsvc.rules import ParseContext
@@ -138,6 +140,7 @@ class _Loader:
         self.registry = registry
         self.max_shapley_size = max_shapley_size
         self.problems: list[Problem] = []
+        self.uncertain: list[tuple[str, str, Distribution]] = []
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -194,11 +197,31 @@ class _Loader:
         constraints = self.constraints(constraint_table, consortium)
         if self.problems:
             raise ConsortiumError(self.source, self.problems)
-        consortium = attrs.evolve(consortium, constraints=tuple(constraints))
+        consortium = attrs.evolve(
+            consortium, constraints=tuple(constraints), uncertain=self.uncertain_inputs()
+        )
         self.allocation_sizes(consortium)
         if self.problems:
             raise ConsortiumError(self.source, self.problems)
         return consortium
+
+    def uncertain_inputs(self) -> tuple[UncertainInput, ...]:
+        found = []
+        for path, name, distribution in self.uncertain:
+            parts = path.split(".")
+            if parts[0] == "services":  # services.<id>: a model parameter
+                found.append(
+                    UncertainInput(
+                        service=parts[1], member=None, name=name, distribution=distribution
+                    )
+                )
+            else:  # members.<id>.services.<id>: a member's field
+                found.append(
+                    UncertainInput(
+                        service=parts[3], member=parts[1], name=name, distribution=distribution
+                    )
+                )
+        return tuple(found)
 
     def allocation_sizes(self, consortium: Consortium) -> None:
         """Refuse now an allocation rule that cannot share out the largest allowed group."""
@@ -277,7 +300,21 @@ class _Loader:
                 expected = ", ".join(sorted(known)) or "nothing"
                 self.problem(f"{path}.{key}", f"unknown key; expected one of {expected}")
                 continue
-            converted, error = known[key].convert(value)
+            field = known[key]
+            if isinstance(value, dict) and field.type in ("number", "integer"):
+                distribution, found = distributions.parse(value, field.minimum, field.maximum)
+                for relative, message in found:
+                    self.problem(f"{path}.{key}{relative}", message)
+                if distribution is None:
+                    continue
+                converted, error = field.convert(distribution.central)
+                if error:
+                    self.problem(f"{path}.{key}", f"its central value: {error}")
+                    continue
+                result[key] = converted
+                self.uncertain.append((path, key, distribution))
+                continue
+            converted, error = field.convert(value)
             if error:
                 self.problem(f"{path}.{key}", error)
             else:

@@ -43,6 +43,11 @@ def _table(rows, headers, tablefmt: str) -> str:
     return tabulate(cells, headers, tablefmt=tablefmt, disable_numparse=True)
 
 
+def table(rows, headers, tablefmt: str) -> str:
+    """A table of printable cells ("simple" for terminals, "github" for Markdown)."""
+    return _table(rows, headers, tablefmt)
+
+
 def money(value: float) -> str:
     rounded = round(value)
     return f"-£{-rounded:,}" if rounded < 0 else f"£{rounded:,}"

@@ -1,0 +1,112 @@
+"""One plan priced under one set of inputs: each group's and member's npv, the payback.
+
+The plan is fixed (the optimised one); only prices move. Shares follow the
+consortium's rule where a group's shares depend on the group alone
+(`proportional`, `equal`, `shapley`); under `nucleolus` and `core` each member keeps
+its fraction of its group's npv from the optimised plan, since re-solving the
+nucleolus for every draw would measure the rule, not the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+import numpy as np
+
+from sharedsvc.appraisal.cashflows import payback_year
+from sharedsvc.model.consortium import Consortium
+from sharedsvc.pipeline import make_pricers
+from sharedsvc.plugins import Registry
+from sharedsvc.results import Result
+from sharedsvc.settings import Settings
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """What is evaluated: each service's groups, and the shares fixed by plan-wide rules."""
+
+    groups: tuple[tuple[str, tuple[str, ...]], ...]
+    """(service, member ids) for every group of two or more, in the result's order."""
+    fractions: Mapping[tuple[str, tuple[str, ...]], Mapping[str, float]]
+    """Each group's members' fractions of its npv (used by plan-wide rules)."""
+    members: tuple[str, ...]
+
+    @classmethod
+    def of(cls, result: Result) -> Plan:
+        groups, fractions = [], {}
+        for service in result.services:
+            for group in service.groups:
+                key = (service.service, group.members)
+                groups.append(key)
+                total = group.npv
+                fractions[key] = {
+                    m: (v / total if total else 1 / len(group.members))
+                    for m, v in group.allocation.items()
+                }
+        return cls(groups=tuple(groups), fractions=fractions, members=tuple(sorted(result.kinds)))
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    total: float
+    groups: np.ndarray
+    """npv of each of the plan's groups."""
+    members: np.ndarray
+    """npv of each member, in `Plan.members` order."""
+    payback_year: int | None
+
+
+def evaluate(consortium: Consortium, registry: Registry, settings: Settings, plan: Plan) -> Outcome:
+    pricers = make_pricers(consortium, registry, settings)
+    position = {m: i for i, m in enumerate(plan.members)}
+    members = np.zeros(len(plan.members))
+    npvs = np.zeros(len(plan.groups))
+    horizon = consortium.horizon_years
+    discounted = np.zeros(horizon + 1)
+    by_service: dict[str, list[int]] = {}
+    for k, (service, _) in enumerate(plan.groups):
+        by_service.setdefault(service, []).append(k)
+    for service, ks in by_service.items():
+        pricer = pricers[service]
+        index = {m: i for i, m in enumerate(pricer.ids)}
+        groups = [tuple(sorted(index[m] for m in plan.groups[k][1])) for k in ks]
+        figures = pricer.figures(groups)
+        profile = pricer.cash_flows
+        plan_wide = pricer.allocator.rule.plan_wide
+        for k, group, npv, saving, transition in zip(
+            ks,
+            groups,
+            figures.npv.tolist(),
+            figures.saving.tolist(),
+            figures.transition.tolist(),
+            strict=True,
+        ):
+            npvs[k] = npv
+            standalone = float(sum(pricer.standalone[i] for i in group))
+            discounted += profile.discounted(profile.flows(saving, standalone, transition))
+            if plan_wide:
+                shares = {m: f * npv for m, f in plan.fractions[plan.groups[k]].items()}
+            else:
+                shares = pricer.allocation(group, npv)
+            for member, share in shares.items():
+                members[position[member]] += share
+    return Outcome(
+        total=float(npvs.sum()),
+        groups=npvs,
+        members=members,
+        payback_year=payback_year(discounted) if plan.groups else None,
+    )
+
+
+def evaluate_many(
+    consortium: Consortium,
+    registry: Registry,
+    settings: Settings,
+    plan: Plan,
+    values: Sequence[Sequence[float]],
+) -> list[Outcome]:
+    """The plan under each row of input values."""
+    from sharedsvc.uncertainty.sampling import with_values
+
+    return [evaluate(with_values(consortium, row), registry, settings, plan) for row in values]
