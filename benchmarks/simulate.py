@@ -1,0 +1,108 @@
+"""Benchmark of `sharedsvc simulate`: draws per second on london.toml with uncertain costs.
+
+Every borough's payments `annual_cost` becomes a triangular distribution (-10% / +15%
+around the file's figure, correlation 0.5), so a draw reprices 33 inputs. Each run is
+a separate process (`measure` from run.py): total wall time, peak memory, and draws
+per second after subtracting the run's fixed part (one optimise, the tornado and the
+switching values, measured in the same run as the 1-draw case). Beside it, one plain
+`optimise` of the same file: N draws cost what N such calls would not.
+
+    python benchmarks/simulate.py [--draws 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from run import measure
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def uncertain_london(work: Path) -> Path:
+    text = (ROOT / "consortia" / "london.toml").read_text(encoding="utf-8")
+    out, in_payments = [], False
+    for line in text.splitlines():
+        if line.startswith("["):
+            in_payments = line.endswith(".services.payments]")
+        match = re.fullmatch(r"annual_cost = ([0-9.]+)", line)
+        if in_payments and match:
+            cost = float(match.group(1))
+            line = (
+                f"annual_cost = {{ low = {cost * 0.9:.0f}, mode = {cost:.0f}, "
+                f"high = {cost * 1.15:.0f}, correlation = 0.5 }}"
+            )
+        out.append(line)
+    path = work / "london-uncertain.toml"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=1000)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="sharedsvc-sim-"))
+    path = uncertain_london(work)
+    base = [sys.executable, "-m", "sharedsvc"]
+    optimise_s, _, _ = measure([*base, "optimise", str(path), "-q", "--format", "json"])
+    rows = []
+    for workers in (1, 2):
+        fixed_s, _, _ = measure(
+            [*base, "simulate", str(path), "--draws", "1", "--workers", str(workers), "-q"]
+        )
+        seconds, peak, done = measure(
+            [
+                *base,
+                "simulate",
+                str(path),
+                "--draws",
+                str(args.draws),
+                "--workers",
+                str(workers),
+                "-q",
+                "--format",
+                "json",
+            ]
+        )
+        assert done.returncode == 0, done.stderr.decode()[-500:]
+        rate = (args.draws - 1) / max(seconds - fixed_s, 1e-9)
+        rows.append(
+            [
+                "london.toml, 33 uncertain costs",
+                args.draws,
+                workers,
+                f"{seconds:.1f}",
+                f"{fixed_s:.1f}",
+                f"{rate:,.0f}",
+                f"{peak:,.0f}",
+                f"{optimise_s:.1f}",
+                f"{args.draws * optimise_s:,.0f}",
+            ]
+        )
+    print(
+        tabulate(
+            rows,
+            [
+                "instance",
+                "draws",
+                "workers",
+                "total s",
+                "fixed s (1 draw)",
+                "draws / s",
+                "peak MB",
+                "one optimise s",
+                "as many optimise calls s",
+            ],
+            disable_numparse=True,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
