@@ -198,8 +198,28 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the result to FILE (atomically) instead of stdout.",
 )
+@click.option(
+    "--reoptimise",
+    is_flag=True,
+    help="Also run the optimiser for every draw: how often each partnership is chosen.",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run the draws on this Dask cluster (pip install 'sharedsvc[dask]').",
+)
+@click.option(
+    "--scheduler-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to try to reach the --scheduler.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-def simulate(file, draws, seed, workers, fmt, output, quiet):
+def simulate(
+    file, draws, seed, workers, fmt, output, reoptimise, scheduler, scheduler_timeout, quiet
+):
     """Evaluate the optimised plan under draws of FILE's uncertain inputs: the spread of
     npv for the plan, each group and member, P(npv > 0), payback years, a tornado of the
     inputs that matter most and their switching values.
@@ -208,6 +228,7 @@ def simulate(file, draws, seed, workers, fmt, output, quiet):
     Examples:
       sharedsvc simulate consortia/south-east-london.toml --draws 1000 --seed 1
       sharedsvc simulate big.toml --draws 10000 --workers 2 --format json -o draws.json
+      sharedsvc simulate big.toml --draws 200 --reoptimise --scheduler tcp://10.0.0.5:8786
     """
     from sharedsvc.uncertainty.summary import render as render_simulation
 
@@ -227,6 +248,18 @@ def simulate(file, draws, seed, workers, fmt, output, quiet):
         from tqdm import tqdm
 
         bar = tqdm(total=draws, unit="draw", file=sys.stderr, leave=False)
+    client = None
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError as exc:
+            raise UsageError(
+                "--scheduler needs dask.distributed: pip install 'sharedsvc[dask]'"
+            ) from exc
+        try:
+            client = Client(scheduler, timeout=scheduler_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from exc
     try:
         found = engine.simulate(
             consortium,
@@ -235,10 +268,14 @@ def simulate(file, draws, seed, workers, fmt, output, quiet):
             workers=workers or os.cpu_count() or 1,
             progress=progress,
             advance=None if bar is None else bar.update,
+            reoptimise=reoptimise,
+            client=client,
         )
     finally:
         if bar is not None:
             bar.close()
+        if client is not None:
+            client.close()
     text = render_simulation(found, fmt)
     if output is None:
         _result(text)

@@ -87,10 +87,13 @@ class Engine:
         workers: int = 1,
         progress: Callable[[str], None] | None = None,
         advance: Callable[[int], None] | None = None,
+        reoptimise: bool = False,
+        client=None,
     ):
         """The optimised plan under `draws` draws of the uncertain inputs; see
         `sharedsvc.uncertainty.simulate.Simulation`. The same `seed` gives the same
-        numbers at any number of `workers` (processes)."""
+        numbers at any number of `workers` (processes) or on a Dask `client`'s cluster;
+        `reoptimise` also runs the optimiser for every draw."""
         from sharedsvc.uncertainty.simulate import simulate
 
         return simulate(
@@ -103,6 +106,8 @@ class Engine:
             recipe=self.recipe,
             progress=pipeline.quiet if progress is None else progress,
             advance=(lambda n: None) if advance is None else advance,
+            reoptimise=reoptimise,
+            client=client,
         )
 
     def optimise(

@@ -188,3 +188,66 @@ def test_simulate_table_and_usage_errors(tmp_path):
     assert "members.m0.services.svc.annual_cost" in result.output  # the tornado
     bad = CliRunner().invoke(main, ["simulate", path, "--draws", "0"], env=ENV)
     assert bad.exit_code == 2
+
+
+def simulate_json(*args):
+    result = CliRunner().invoke(main, ["simulate", *args, "-q", "--format", "json"], env=ENV)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_reoptimise_counts_the_partnerships_and_finds_the_best_plan_in_expectation(tmp_path):
+    # m0's cost ranges from a size where it pairs best to one where it joins all three
+    data = consortium({"dist": "uniform", "low": 5e4, "high": 2e6}, members=3)
+    data["services"]["svc"]["coordination_cost"] = 15_000.0
+    path = write(tmp_path, data)
+    found = simulate_json(path, "--draws", "60", "--seed", "2", "--reoptimise", "--workers", "1")
+    again = found["reoptimised"]
+    shares = found["services"]["svc"]["chosen_share"]
+    assert shares and all(0 < v <= 1 for v in shares.values())
+    best = again["best_in_expectation"]
+    assert best["expected_npv"] == max(p["expected_npv"] for p in again["plans"])
+    assert sum(p["frequency"] for p in again["plans"]) == pytest.approx(1.0)
+    # the optimum of each draw is at least what the central plan makes in that draw
+    assert again["npv"]["mean"] >= found["totals"]["npv"]["mean"] - 0.01
+    parallel = simulate_json(path, "--draws", "60", "--seed", "2", "--reoptimise", "--workers", "2")
+    assert parallel == found
+
+
+def test_a_dask_cluster_gives_the_same_json_as_one_process(tmp_path):
+    distributed = pytest.importorskip("distributed")  # a test extra: installed in CI
+    path = write(tmp_path, consortium({"low": 2e5, "mode": 3e5, "high": 5e5}))
+    alone = simulate_json(path, "--draws", "80", "--seed", "4", "--workers", "1")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        host="127.0.0.1",
+        protocol="tcp://",
+        dashboard_address=None,
+    ) as cluster:
+        on_dask = simulate_json(
+            path, "--draws", "80", "--seed", "4", "--scheduler", cluster.scheduler_address
+        )
+    assert on_dask == alone
+
+
+def test_a_scheduler_that_is_not_there_is_a_usage_error(tmp_path):
+    pytest.importorskip("distributed")
+    path = write(tmp_path, consortium({"low": 2e5, "mode": 3e5, "high": 5e5}))
+    result = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            path,
+            "--draws",
+            "5",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--scheduler-timeout",
+            "1",
+        ],
+        env=ENV,
+    )
+    assert result.exit_code == 2
+    assert "cannot connect" in result.output

@@ -15,6 +15,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -25,7 +26,7 @@ from sharedsvc.model.consortium import Consortium
 from sharedsvc.plugins import Registry
 from sharedsvc.results import Result
 from sharedsvc.settings import Settings
-from sharedsvc.uncertainty.evaluate import Outcome, Plan, evaluate, evaluate_many
+from sharedsvc.uncertainty.evaluate import Plan, evaluate, evaluate_many
 from sharedsvc.uncertainty.sampling import seeds, uniforms, values_at, with_values
 
 MAX_DRAWS = 1_000_000
@@ -83,6 +84,27 @@ class Simulation:
     tornado: tuple[Swing, ...]
     switching: tuple[Switching, ...]
     inputs: tuple[str, ...]
+    reoptimised: Reoptimised | None = None
+    """With `reoptimise`: what the optimiser chose in each draw."""
+
+
+PlanKey = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@attrs.frozen(kw_only=True)
+class Reoptimised:
+    """The optimiser run for every draw: its optimum, and how often each plan won."""
+
+    totals: np.ndarray
+    """The optimum's total npv in each draw."""
+    plans: tuple[PlanKey, ...]
+    """The plan chosen in each draw: (service, members) of every group of two or more."""
+    expected: dict[PlanKey, float]
+    """Mean npv over all the draws of each of the most frequent plans."""
+
+    @property
+    def best_in_expectation(self) -> PlanKey:
+        return max(self.expected, key=lambda plan: (self.expected[plan], plan))
 
 
 def _chunks(count: int, parts: int) -> list[range]:
@@ -90,10 +112,40 @@ def _chunks(count: int, parts: int) -> list[range]:
     return [range(start, min(count, start + size)) for start in range(0, count, size)]
 
 
-def _run(consortium, registry, settings, plan, sequences, indices) -> list[Outcome]:
+MOST_FREQUENT_PLANS = 20
+"""Plans evaluated over every draw to find the best in expectation."""
+
+
+def _values(consortium, registry, sequences, indices) -> np.ndarray:
     u = np.array([uniforms(consortium.uncertain, sequences[i]) for i in indices])
-    values = values_at(registry, consortium, u) if len(consortium.uncertain) else u
-    return evaluate_many(consortium, registry, settings, plan, values)
+    if not len(consortium.uncertain):
+        return np.zeros((len(indices), 0))
+    return values_at(registry, consortium, u)
+
+
+def _run(consortium, registry, settings, plan, sequences, indices) -> list[tuple]:
+    values = _values(consortium, registry, sequences, indices)
+    outcomes = evaluate_many(consortium, registry, settings, plan, values)
+    return [(o.total, o.groups, o.members, o.payback_year) for o in outcomes]
+
+
+def plan_key(result: Result) -> PlanKey:
+    return tuple(
+        (service.service, group.members) for service in result.services for group in service.groups
+    )
+
+
+def _reoptimise(consortium, registry, settings, sequences, indices) -> list[tuple]:
+    """The optimiser for each draw (its figures only: no stability report is needed)."""
+    values = _values(consortium, registry, sequences, indices)
+    found = []
+    for row in values:
+        result = pipeline.optimise(with_values(consortium, row), registry, settings)
+        if not result.solved:
+            found.append((math.nan, ()))
+        else:
+            found.append((result.totals["npv"], plan_key(result)))
+    return found
 
 
 _WORKER: dict = {}
@@ -109,11 +161,34 @@ def _start_worker(source: str, autoload, blocked, settings: Settings) -> None:
     _WORKER.update(registry=registry, settings=settings, consortium=consortium)
 
 
-def _worker_task(plan: Plan, sequences, indices) -> list[tuple]:
+def _worker_task(task: str, plan: Plan, sequences, indices) -> list[tuple]:
     registry, settings = _WORKER["registry"], _WORKER["settings"]
     local = dict(zip(indices, sequences, strict=True))
-    outcomes = _run(_WORKER["consortium"], registry, settings, plan, local, indices)
-    return [(o.total, o.groups, o.members, o.payback_year) for o in outcomes]
+    if task == "evaluate":
+        return _run(_WORKER["consortium"], registry, settings, plan, local, indices)
+    return _reoptimise(_WORKER["consortium"], registry, settings, local, indices)
+
+
+_DASK_CACHE: dict = {}
+
+
+def _dask_task(text: str, source: str, recipe, settings, task, plan, sequences, indices):
+    """On a Dask worker: the consortium parsed once per worker (keyed by its text), then
+    the draws of `indices`, each seeded by its own index."""
+    from sharedsvc.model.load import parse_consortium
+    from sharedsvc.plugins import build_registry
+
+    key = (hash(text), source, recipe)
+    if key not in _DASK_CACHE:
+        autoload, blocked = recipe
+        registry = build_registry(autoload=autoload, blocked=blocked, extra=())
+        consortium = parse_consortium(text, source=source, registry=registry, settings=settings)
+        _DASK_CACHE[key] = (registry, consortium)
+    registry, consortium = _DASK_CACHE[key]
+    local = dict(zip(indices, sequences, strict=True))
+    if task == "evaluate":
+        return _run(consortium, registry, settings, plan, local, indices)
+    return _reoptimise(consortium, registry, settings, local, indices)
 
 
 def simulate(
@@ -127,12 +202,16 @@ def simulate(
     recipe: tuple | None = None,
     progress: Callable[[str], None] = pipeline.quiet,
     advance: Callable[[int], None] = lambda n: None,
+    reoptimise: bool = False,
+    client=None,
 ) -> Simulation:
     """Optimise at the central values, then evaluate the plan under `draws` draws.
 
     `recipe` (`Engine.recipe`) lets worker processes rebuild the same plugins; without
     it, or for a consortium not read from a file, the draws run in this process.
-    `advance(n)` is told as each n draws finish (a progress bar)."""
+    `client` (a `dask.distributed.Client`) runs them on its cluster instead.
+    `advance(n)` is told as each n draws finish (a progress bar). With `reoptimise` the
+    optimiser also runs for every draw."""
     if not 1 <= draws <= MAX_DRAWS:
         raise UsageError(f"--draws: expected 1 to {MAX_DRAWS:,}, got {draws}")
     if workers < 1:
@@ -147,32 +226,22 @@ def simulate(
     if not consortium.uncertain:
         progress("no input is given as a distribution: every draw is the central plan")
     sequences = seeds(seed, draws)
-    parallel = workers > 1 and recipe is not None and os.path.isfile(consortium.source)
-    if workers > 1 and not parallel:
+    from_file = recipe is not None and os.path.isfile(consortium.source)
+    if client is not None and not from_file:
+        raise UsageError(
+            "a Dask cluster needs a consortium read from a file, with plugins from "
+            "entry points (Engine.create), so that its workers can build the same"
+        )
+    parallel = client is None and workers > 1 and from_file
+    if client is None and workers > 1 and not parallel:
         progress("running the draws in this process (workers need a consortium file)")
-    outcomes: list[tuple] = [None] * draws  # type: ignore[list-item]
-    chunks = _chunks(draws, (workers if parallel else 1) * 8)
-    if parallel:
-        autoload, blocked = recipe
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            initializer=_start_worker,
-            initargs=(consortium.source, autoload, blocked, settings),
-        ) as pool:
-            futures = {
-                pool.submit(_worker_task, plan, [sequences[i] for i in chunk], list(chunk)): chunk
-                for chunk in chunks
-            }
-            for future, chunk in futures.items():
-                for i, row in zip(chunk, future.result(), strict=True):
-                    outcomes[i] = row
-                advance(len(chunk))
-    else:
-        for chunk in chunks:
-            found = _run(consortium, registry, settings, plan, sequences, list(chunk))
-            for i, o in zip(chunk, found, strict=True):
-                outcomes[i] = (o.total, o.groups, o.members, o.payback_year)
-            advance(len(chunk))
+    run = _Runner(consortium, registry, settings, plan, sequences, recipe, workers, client)
+    outcomes = run("evaluate", draws, parallel, advance)
+    reoptimised = None
+    if reoptimise:
+        progress(f"re-optimising each of the {draws:,} draws")
+        chosen = run("reoptimise", draws, parallel, advance)
+        reoptimised = _expected(consortium, registry, settings, sequences, chosen, plan)
     tornado = _tornado(consortium, registry, settings, plan)
     switching = _switching(consortium, registry, settings, plan, tornado)
     return Simulation(
@@ -188,7 +257,95 @@ def simulate(
         tornado=tornado,
         switching=switching,
         inputs=tuple(u.path for u in consortium.uncertain),
+        reoptimised=reoptimised,
     )
+
+
+class _Runner:
+    """Runs draws, in this process, in worker processes or on a Dask cluster, and returns
+    their rows in draw order."""
+
+    def __init__(self, consortium, registry, settings, plan, sequences, recipe, workers, client):
+        self.consortium, self.registry, self.settings = consortium, registry, settings
+        self.plan, self.sequences, self.recipe = plan, sequences, recipe
+        self.workers, self.client = workers, client
+
+    def __call__(self, task: str, draws: int, parallel: bool, advance) -> list[tuple]:
+        rows: list[tuple] = [()] * draws
+        if self.client is not None:
+            text = Path(self.consortium.source).read_text(encoding="utf-8")
+            chunks = _chunks(draws, max(1, len(self.client.scheduler_info()["workers"])) * 8)
+            futures = [
+                self.client.submit(
+                    _dask_task,
+                    text,
+                    self.consortium.source,
+                    self.recipe,
+                    self.settings,
+                    task,
+                    self.plan,
+                    [self.sequences[i] for i in chunk],
+                    list(chunk),
+                    pure=False,
+                )
+                for chunk in chunks
+            ]
+            for future, chunk in zip(futures, chunks, strict=True):
+                rows[chunk.start : chunk.stop] = future.result()
+                advance(len(chunk))
+            return rows
+        chunks = _chunks(draws, (self.workers if parallel else 1) * 8)
+        if parallel:
+            autoload, blocked = self.recipe
+            with ProcessPoolExecutor(
+                max_workers=self.workers,
+                initializer=_start_worker,
+                initargs=(self.consortium.source, autoload, blocked, self.settings),
+            ) as pool:
+                futures = [
+                    pool.submit(
+                        _worker_task, task, self.plan, [self.sequences[i] for i in c], list(c)
+                    )
+                    for c in chunks
+                ]
+                for future, chunk in zip(futures, chunks, strict=True):
+                    rows[chunk.start : chunk.stop] = future.result()
+                    advance(len(chunk))
+            return rows
+        for chunk in chunks:
+            if task == "evaluate":
+                found = _run(
+                    self.consortium, self.registry, self.settings, self.plan, self.sequences, chunk
+                )
+            else:
+                found = _reoptimise(
+                    self.consortium, self.registry, self.settings, self.sequences, chunk
+                )
+            rows[chunk.start : chunk.stop] = found
+            advance(len(chunk))
+        return rows
+
+
+def _expected(consortium, registry, settings, sequences, chosen, central: Plan) -> Reoptimised:
+    """The most frequent plans, each evaluated over every draw: the best in expectation."""
+    from collections import Counter
+
+    plans = tuple(p for _, p in chosen)
+    frequent = [p for p, _ in Counter(plans).most_common(MOST_FREQUENT_PLANS)]
+    values = _values(consortium, registry, sequences, range(len(sequences)))
+    expected = {}
+    for key in frequent:
+        plan = attrs.evolve(central, groups=key, fractions=_fractions(central, key))
+        outcomes = evaluate_many(consortium, registry, settings, plan, values)
+        expected[key] = float(np.mean([o.total for o in outcomes]))
+    return Reoptimised(
+        totals=np.array([t for t, _ in chosen], dtype=float), plans=plans, expected=expected
+    )
+
+
+def _fractions(central: Plan, key: PlanKey):
+    """Shares for plan-wide rules: the central plan's where the group is the same, else equal."""
+    return {g: central.fractions.get(g, {m: 1 / len(g[1]) for m in g[1]}) for g in key}
 
 
 def _central(consortium: Consortium) -> list[float]:

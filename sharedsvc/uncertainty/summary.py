@@ -44,6 +44,32 @@ def to_dict(sim: Simulation) -> dict[str, Any]:
         m: {"npv": spread(sim.members[:, i]), "p_positive": positive(sim.members[:, i])}
         for i, m in enumerate(sim.plan.members)
     }
+    extra = {}
+    again = sim.reoptimised
+    if again is not None:
+        draws = len(again.plans)
+        for service in services:
+            chosen = Counter(
+                " + ".join(members) for plan in again.plans for s, members in plan if s == service
+            )
+            services[service]["chosen_share"] = {
+                group: round(n / draws, 6) for group, n in sorted(chosen.items())
+            }
+        frequency = Counter(again.plans)
+
+        def described(plan):
+            return {
+                "groups": [{"service": s, "members": list(m)} for s, m in plan],
+                "frequency": round(frequency[plan] / draws, 6),
+                "expected_npv": round(again.expected[plan], 2),
+            }
+
+        extra["reoptimised"] = {
+            "npv": spread(again.totals[~np.isnan(again.totals)]),
+            "infeasible_draws": int(np.isnan(again.totals).sum()),
+            "plans": [described(p) for p in again.expected],
+            "best_in_expectation": described(again.best_in_expectation),
+        }
     counts = Counter("never" if y is None else str(y) for y in sim.paybacks)
     order = sorted((k for k in counts if k != "never"), key=int) + (
         ["never"] if "never" in counts else []
@@ -81,6 +107,7 @@ def to_dict(sim: Simulation) -> dict[str, Any]:
             }
             for s in sim.switching
         ],
+        **extra,
     }
 
 
@@ -158,6 +185,31 @@ def render(sim: Simulation, fmt: str = "table") -> str:
         ]
     else:
         parts += ["No input is given as a distribution, so every draw is the central plan.", ""]
+    again = data.get("reoptimised")
+    if again:
+        shares = [
+            [service, group, f"{share:.1%}"]
+            for service, body in data["services"].items()
+            for group, share in body.get("chosen_share", {}).items()
+        ]
+        parts += [
+            printable(
+                f"Re-optimised for each draw: optimum npv mean {money(again['npv']['mean'])}, "
+                f"P5 {money(again['npv']['p5'])}, P95 {money(again['npv']['p95'])}."
+            ),
+            "",
+            _table(shares, ["service", "partnership", "chosen in"], tablefmt),
+            "",
+        ]
+        best = again["best_in_expectation"]
+        groups = "; ".join(f"{g['service']}: {' + '.join(g['members'])}" for g in best["groups"])
+        parts += [
+            printable(
+                f"Best plan in expectation (chosen in {best['frequency']:.1%} of draws, mean npv "
+                f"{money(best['expected_npv'])} over all draws): {groups or 'everyone alone'}."
+            ),
+            "",
+        ]
     return "\n".join(parts)
 
 
