@@ -46,6 +46,7 @@ def uncertain_london(work: Path) -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--reoptimised-draws", type=int, default=100)
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sharedsvc-sim-"))
     path = uncertain_london(work)
@@ -83,6 +84,39 @@ def main(argv=None) -> None:
                 f"{peak:,.0f}",
                 f"{optimise_s:.1f}",
                 f"{args.draws * optimise_s:,.0f}",
+            ]
+        )
+    for workers in (1, 2):
+        count = args.reoptimised_draws
+        seconds, peak, done = measure(
+            [
+                *base,
+                "simulate",
+                str(path),
+                "--draws",
+                str(count),
+                "--workers",
+                str(workers),
+                "--reoptimise",
+                "-q",
+                "--format",
+                "json",
+            ]
+        )
+        assert done.returncode == 0, done.stderr.decode()[-500:]
+        fixed_s = next(r for r in rows if r[2] == workers)[4]
+        rate = count / max(seconds - float(fixed_s), 1e-9)
+        rows.append(
+            [
+                "london.toml, re-optimised",
+                count,
+                workers,
+                f"{seconds:.1f}",
+                "",
+                f"{rate:,.1f}",
+                f"{peak:,.0f}",
+                f"{optimise_s:.1f}",
+                f"{count * optimise_s:,.0f}",
             ]
         )
     print(

@@ -241,7 +241,12 @@ def optimise(
             consortium,
             pricers[s.id],
             chosen[s.id],
-            assess(pricers[s.id], chosen[s.id], games.get(s.id), assessed=s.id not in unfinished),
+            assess(
+                pricers[s.id],
+                chosen[s.id],
+                games.get(s.id),
+                assessed=settings.assess_stability and s.id not in unfinished,
+            ),
         )
         for s in consortium.services
     )

@@ -65,6 +65,9 @@ class Settings:
     """Drop groups that cannot be in an optimal plan (`docs/optimiser.md`); off only to test."""
     search: bool = True
     """Use the partition search inside the LP gap where it applies; off only to test."""
+    assess_stability: bool = True
+    """Check each plan's stability and cost of stability (`sharedsvc.fairness`); off for
+    the re-optimised draws of `simulate`, which read only the plan and its npv."""
 
     # --- time
     minimum_block_seconds: float = attrs.field(default=1.0, validator=_positive)

@@ -138,6 +138,7 @@ def plan_key(result: Result) -> PlanKey:
 def _reoptimise(consortium, registry, settings, sequences, indices) -> list[tuple]:
     """The optimiser for each draw (its figures only: no stability report is needed)."""
     values = _values(consortium, registry, sequences, indices)
+    settings = attrs.evolve(settings, assess_stability=False)
     found = []
     for row in values:
         result = pipeline.optimise(with_values(consortium, row), registry, settings)
@@ -158,6 +159,7 @@ def _start_worker(source: str, autoload, blocked, settings: Settings) -> None:
 
     registry = build_registry(autoload=autoload, blocked=blocked, extra=())
     consortium = read_consortium(source, registry, settings=settings)
+    settings = attrs.evolve(settings, workers=1)  # one solver thread per worker process
     _WORKER.update(registry=registry, settings=settings, consortium=consortium)
 
 
@@ -185,6 +187,7 @@ def _dask_task(text: str, source: str, recipe, settings, task, plan, sequences, 
         consortium = parse_consortium(text, source=source, registry=registry, settings=settings)
         _DASK_CACHE[key] = (registry, consortium)
     registry, consortium = _DASK_CACHE[key]
+    settings = attrs.evolve(settings, workers=1)  # one solver thread per task
     local = dict(zip(indices, sequences, strict=True))
     if task == "evaluate":
         return _run(consortium, registry, settings, plan, local, indices)
