@@ -29,3 +29,20 @@ def test_no_test_monkeypatches_a_tuning_limit():
         if patching.search(line)
     ]
     assert offenders == []
+
+
+def test_every_subpackage_is_listed_for_a_plain_install():
+    """`pip install .` (the README's first command) installs only the packages that
+    pyproject.toml lists; a subpackage left out works in an editable install and fails
+    in a plain one."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in (ROOT / "sharedsvc").rglob("__init__.py")
+    }
+    assert found - listed == set(), f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+    assert "sharedsvc_plugins" in listed
