@@ -389,3 +389,32 @@ def test_stability_needs_a_rule_that_shares_each_group_alone(engine):
                 'allocation = "shapley"', 'allocation = "nucleolus"'
             ),
         )
+
+
+def test_member_cash_stays_sane_when_shares_are_large_beside_a_small_npv():
+    from sharedsvc.fairness.figures import split_cash
+
+    # npv = saving - transition = 100; shares +300,000 / -299,900 (a nucleolus can do this)
+    parts = split_cash([300_000.0, -299_900.0], 100.0, 1e6, 999_900.0, [5e5, 5e5], (1.0, 0.0, 1.0))
+    (saving_a, cost_a, _), (saving_b, cost_b, _) = parts
+    assert (cost_a, cost_b) == (499_950.0, 499_950.0)
+    assert (saving_a, saving_b) == pytest.approx((799_950.0, 200_050.0))
+    assert saving_a - cost_a == pytest.approx(300_000.0)  # each npv is its share
+    assert saving_a + saving_b == pytest.approx(1e6)
+
+
+def test_a_coalition_priced_after_a_failure_is_not_remembered_as_forbidden():
+    from sharedsvc.appraisal.allocation import CoalitionGame
+
+    calls = {"n": 0}
+
+    def price(groups):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a plugin failed once")
+        return np.array([10.0 * len(g) for g in groups])
+
+    game = CoalitionGame(price)
+    with pytest.raises(RuntimeError):
+        game.values_within((0, 1, 2))
+    assert game.values_within((0, 1, 2))[-1] == 30.0

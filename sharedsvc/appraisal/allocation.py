@@ -53,10 +53,10 @@ class CoalitionGame:
         """Price, in one call, every allowed coalition here that is not yet known."""
         missing = [c for c in dict.fromkeys(coalitions) if len(c) >= 2 and c not in self._worth]
         allowed = [c for c in missing if self._allowed(c)]
-        self._worth.update(dict.fromkeys(missing))
-        if allowed:
+        if allowed:  # priced first: a model that raises leaves nothing half-remembered
             values = np.asarray(self._price(allowed), dtype=float)
             self._worth.update(zip(allowed, values.tolist(), strict=True))
+        self._worth.update((c, None) for c in missing if c not in self._worth)
 
     def values_within(self, group: Coalition) -> list[float]:
         """v of every sub-coalition of `group`, indexed by bitmask over `group`'s order.

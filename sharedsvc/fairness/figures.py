@@ -1,22 +1,20 @@
 """Each member's share of the cash: annual saving, one-off cost and payback year.
 
-A rule allocates a group's npv. A member's cash flows are taken to be the same
-fraction of the group's as its share of the npv (share / npv): it pays that
-fraction of the one-off cost and receives that fraction of the annual saving,
-so its own npv is exactly its share. Where a group's npv is zero, so that no
-fraction is defined, the one-off cost is split in proportion to standalone cost
-(equally if those are all zero) and the annual saving is what makes the
-member's npv its share.
+A rule allocates a group's npv. Each member pays a share of the one-off cost in
+proportion to its standalone cost (equally if those are all zero), carries its own
+standalone cost in any double running, and receives the annual saving that makes
+its own npv exactly its allocated share: saving_i = (share_i + b standalone_i +
+c one_off_i) / a, with npv = a saving - b standalone - c one-off
+(`CashFlowProfile.weights`). The members' savings and costs add up to the group's.
+(Scaling the group's cash by share / npv instead is unstable: a Shapley or
+nucleolus share can be large beside a small npv, and the ratio explodes.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from sharedsvc.appraisal.allocation import proportional
-
-NEGLIGIBLE = 1e-9
 
 
 def split_cash(
@@ -30,11 +28,11 @@ def split_cash(
     """(annual saving, one-off cost, standalone cost) of each member of a group, in
     `shares`' order, such that each member's npv (`CashFlowProfile.weights`) is its share."""
     a, b, c = weights
-    total = math.fsum(standalone)
-    if abs(npv) > NEGLIGIBLE * max(1.0, abs(saving) * a, transition * c, total * b):
-        return [(saving * s / npv, transition * s / npv, total * s / npv) for s in shares]
     costs = proportional(transition, standalone)
+    if a <= 0:  # no saving falls within the horizon: split it as the costs are
+        savings = proportional(saving, standalone)
+        return list(zip(savings, costs, standalone, strict=True))
     return [
-        ((s + b * own + c * cost) / a if a > 0 else 0.0, cost, own)
+        ((s + b * own + c * cost) / a, cost, own)
         for s, own, cost in zip(shares, standalone, costs, strict=True)
     ]

@@ -25,6 +25,7 @@ from sharedsvc.fairness.separation import Blocking, most_blocking
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.pricing.candidates import Candidate
 from sharedsvc.pricing.coalitions import GameGroups
+from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow, ModelView
 from sharedsvc.solver.backends import Outcome
@@ -36,14 +37,20 @@ Plan = tuple[dict[str, list[Candidate]], list[Outcome], set[str]]
 
 
 class StabilityRows(Constraint):
-    """The rows found so far that keep one service's groups from being blocked."""
+    """The rows found so far that keep one service's groups from being blocked.
 
-    def __init__(self, pricer: ServicePricer, rows: Sequence[tuple[tuple[int, ...], float]]):
+    One object per service for the whole loop, so that each candidate's shares are
+    computed once; each row's coefficients are one array pass over the candidates."""
+
+    def __init__(self, pricer: ServicePricer):
         self.pricer = pricer
         self.service = pricer.service.id
-        self.rows = list(rows)
+        self.rows: list[tuple[tuple[int, ...], float]] = []
         self.label = f'stability = "core" for {self.service}'
         self._shares: dict[tuple[int, ...], list[float]] = {}
+
+    def add(self, members: tuple[int, ...], value: float) -> None:
+        self.rows.append((members, value))
 
     def allows_pruning(self, service: str) -> bool:
         return service != self.service
@@ -58,22 +65,25 @@ class StabilityRows(Constraint):
             )
         return self._shares[candidate.indices]
 
-    def coefficients(self, candidates: Sequence[Candidate], members: Sequence[int]) -> np.ndarray:
-        """Each candidate's contribution to what the members of T are allocated."""
-        inside = set(members)
-        out = np.zeros(len(candidates))
-        for j, c in enumerate(candidates):
-            if c.size >= 2 and inside.intersection(c.indices):
-                out[j] = sum(
-                    s for i, s in zip(c.indices, self._share(c), strict=True) if i in inside
-                )
+    def coefficients(self, candidates: Sequence[Candidate]) -> list[np.ndarray]:
+        """For each row T: each candidate's contribution to what T's members are allocated."""
+        if not candidates:
+            return [np.zeros(0) for _ in self.rows]
+        flat = FlatGroups.of([c.indices for c in candidates])
+        shares = np.array(
+            [s for c in candidates for s in (self._share(c) if c.size >= 2 else (0.0,))]
+        )
+        out = []
+        for members, _ in self.rows:
+            inside = np.zeros(len(self.pricer.ids))
+            inside[list(members)] = 1.0
+            out.append(np.add.reduceat(shares * inside[flat.members], flat.starts))
         return out
 
     def add_rows(self, model: ModelView) -> None:
         columns = model.columns.get(self.service, ())
-        candidates = [c.candidate for c in columns]
-        for k, (members, value) in enumerate(self.rows):
-            a = self.coefficients(candidates, members)
+        rows = self.coefficients([c.candidate for c in columns])
+        for k, ((_, value), a) in enumerate(zip(self.rows, rows, strict=True)):
             expression = pulp.LpAffineExpression(
                 [(col.var, float(x)) for col, x in zip(columns, a, strict=True) if x != 0.0]
             )
@@ -83,13 +93,14 @@ class StabilityRows(Constraint):
         candidates = columns.get(self.service)
         if candidates is None:
             return []
+        rows = self.coefficients(candidates)
         return [
             LinearRow(
                 name=f"stability_{self.pricer.tag}_{k}",
-                coefficients={self.service: self.coefficients(candidates, members)},
+                coefficients={self.service: a},
                 lower=value,
             )
-            for k, (members, value) in enumerate(self.rows)
+            for k, ((_, value), a) in enumerate(zip(self.rows, rows, strict=True))
         ]
 
 
@@ -135,8 +146,7 @@ def _no_stable_plan(consortium, pricers, rows, last, solve_with) -> str:
     """Why no plan is stable: the services that cannot be made stable on their own (each
     solved with only its own rows), with the last group found blocking each."""
     impossible = []
-    for service in rows:
-        alone = StabilityRows(pricers[service], rows[service])
+    for service, alone in rows.items():
         _, outcomes, _ = solve_with((*consortium.constraints, alone))
         if any(o.status == Status.INFEASIBLE for o in outcomes):
             impossible.append(service)
@@ -159,7 +169,7 @@ def stable_plan(
 ) -> StablePlan:
     """The best plan that no allowed group blocks, by row generation from `chosen`."""
     best = _npv(chosen)
-    rows: dict[str, list[tuple[tuple[int, ...], float]]] = {}
+    rows: dict[str, StabilityRows] = {}
     plan: Plan | None = None
     last: dict[str, Blocking] = {}  # each service's latest blocking group
     for round_ in range(MAX_ROUNDS):
@@ -170,12 +180,14 @@ def stable_plan(
             return StablePlan(exists=True, plan=plan, given_up=max(0.0, best - _npv(chosen)))
         last.update(blocking)
         for service, found in blocking.items():
-            rows.setdefault(service, []).append((found.members, found.value))
+            if service not in rows:
+                rows[service] = StabilityRows(pricers[service])
+            rows[service].add(found.members, found.value)
             progress(
                 f"stability round {round_ + 1}: {service}: {_words(pricers[service], found)}; "
                 "added a row"
             )
-        extra = tuple(StabilityRows(pricers[s], r) for s, r in rows.items())
+        extra = tuple(rows.values())
         plan = solve_with(consortium.constraints + extra)
         chosen, outcomes, _ = plan
         if any(o.status == Status.INFEASIBLE for o in outcomes):

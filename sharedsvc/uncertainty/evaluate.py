@@ -4,7 +4,9 @@ The plan is fixed (the optimised one); only prices move. Shares follow the
 consortium's rule where a group's shares depend on the group alone
 (`proportional`, `equal`, `shapley`); under `nucleolus` and `core` each member keeps
 its fraction of its group's npv from the optimised plan, since re-solving the
-nucleolus for every draw would measure the rule, not the plan.
+nucleolus for every draw would measure the rule, not the plan. Under those rules a
+member keeps its optimised share and the group's change in npv is spread equally
+(shares, not fractions of npv: a share may be large beside a small npv).
 """
 
 from __future__ import annotations
@@ -28,23 +30,24 @@ class Plan:
 
     groups: tuple[tuple[str, tuple[str, ...]], ...]
     """(service, member ids) for every group of two or more, in the result's order."""
-    fractions: Mapping[tuple[str, tuple[str, ...]], Mapping[str, float]]
-    """Each group's members' fractions of its npv (used by plan-wide rules)."""
+    shares: Mapping[tuple[str, tuple[str, ...]], Mapping[str, float]]
+    """Each group's members' shares in the optimised plan (used by plan-wide rules)."""
+    npv: Mapping[tuple[str, tuple[str, ...]], float]
+    """Each group's npv in the optimised plan."""
     members: tuple[str, ...]
 
     @classmethod
     def of(cls, result: Result) -> Plan:
-        groups, fractions = [], {}
+        groups, shares, npv = [], {}, {}
         for service in result.services:
             for group in service.groups:
                 key = (service.service, group.members)
                 groups.append(key)
-                total = group.npv
-                fractions[key] = {
-                    m: (v / total if total else 1 / len(group.members))
-                    for m, v in group.allocation.items()
-                }
-        return cls(groups=tuple(groups), fractions=fractions, members=tuple(sorted(result.kinds)))
+                shares[key] = dict(group.allocation)
+                npv[key] = group.npv
+        return cls(
+            groups=tuple(groups), shares=shares, npv=npv, members=tuple(sorted(result.kinds))
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -85,8 +88,12 @@ def evaluate(consortium: Consortium, registry: Registry, settings: Settings, pla
             npvs[k] = npv
             standalone = float(sum(pricer.standalone[i] for i in group))
             discounted += profile.discounted(profile.flows(saving, standalone, transition))
-            if plan_wide:
-                shares = {m: f * npv for m, f in plan.fractions[plan.groups[k]].items()}
+            key = plan.groups[k]
+            if plan_wide and key in plan.shares:
+                change = (npv - plan.npv[key]) / len(key[1])
+                shares = {m: v + change for m, v in plan.shares[key].items()}
+            elif plan_wide:  # a group the optimised plan did not have: equal shares
+                shares = {m: npv / len(key[1]) for m in key[1]}
             else:
                 shares = pricer.allocation(group, npv)
             for member, share in shares.items():

@@ -59,6 +59,10 @@ def values_at(registry: Registry, consortium: Consortium, probabilities: np.ndar
     for j, item in enumerate(consortium.uncertain):
         column = item.distribution.ppf(probabilities[:, j])
         field = _bounds(registry, consortium, item)
+        if field.type == "integer":  # rounded first, so that the bounds still hold after
+            column = np.round(column)
+            if field.minimum is not None and field.exclusive_minimum:
+                column = np.maximum(column, np.floor(field.minimum) + 1)
         if field.minimum is not None:
             floor = field.minimum
             if field.exclusive_minimum:
@@ -66,8 +70,6 @@ def values_at(registry: Registry, consortium: Consortium, probabilities: np.ndar
             column = np.maximum(column, floor)
         if field.maximum is not None:
             column = np.minimum(column, field.maximum)
-        if field.type == "integer":
-            column = np.round(column)
         out[:, j] = column
     return out
 

@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 
 from sharedsvc import pipeline
+from sharedsvc.constants import AllocationRule
 from sharedsvc.errors import SolverError, UsageError
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.plugins import Registry
@@ -138,12 +139,18 @@ def plan_key(result: Result) -> PlanKey:
 def _reoptimise(consortium, registry, settings, sequences, indices) -> list[tuple]:
     """The optimiser for each draw (its figures only: no stability report is needed)."""
     values = _values(consortium, registry, sequences, indices)
-    settings = attrs.evolve(settings, assess_stability=False)
+    # one solver thread, as in worker processes (the same plans at any --workers); no
+    # stability report; and the plan chosen as under proportional shares, which is the
+    # same plan as under nucleolus or core (their only effect on the choice, through
+    # individual_gain, is the sign of each group's npv) without a nucleolus per draw
+    settings = attrs.evolve(settings, assess_stability=False, workers=1)
+    if consortium.allocation.plan_wide:
+        consortium = attrs.evolve(consortium, allocation=AllocationRule.PROPORTIONAL)
     found = []
     for row in values:
         result = pipeline.optimise(with_values(consortium, row), registry, settings)
         if not result.solved:
-            found.append((math.nan, ()))
+            found.append((math.nan, None))  # no plan: never counted as one
         else:
             found.append((result.totals["npv"], plan_key(result)))
     return found
@@ -180,7 +187,7 @@ def _dask_task(text: str, source: str, recipe, settings, task, plan, sequences, 
     from sharedsvc.model.load import parse_consortium
     from sharedsvc.plugins import build_registry
 
-    key = (hash(text), source, recipe)
+    key = (hash(text), source, recipe, repr(settings))
     if key not in _DASK_CACHE:
         autoload, blocked = recipe
         registry = build_registry(autoload=autoload, blocked=blocked, extra=())
@@ -333,22 +340,17 @@ def _expected(consortium, registry, settings, sequences, chosen, central: Plan) 
     """The most frequent plans, each evaluated over every draw: the best in expectation."""
     from collections import Counter
 
-    plans = tuple(p for _, p in chosen)
+    plans = tuple(p for _, p in chosen if p is not None)
     frequent = [p for p, _ in Counter(plans).most_common(MOST_FREQUENT_PLANS)]
     values = _values(consortium, registry, sequences, range(len(sequences)))
     expected = {}
     for key in frequent:
-        plan = attrs.evolve(central, groups=key, fractions=_fractions(central, key))
+        plan = attrs.evolve(central, groups=key)
         outcomes = evaluate_many(consortium, registry, settings, plan, values)
         expected[key] = float(np.mean([o.total for o in outcomes]))
     return Reoptimised(
         totals=np.array([t for t, _ in chosen], dtype=float), plans=plans, expected=expected
     )
-
-
-def _fractions(central: Plan, key: PlanKey):
-    """Shares for plan-wide rules: the central plan's where the group is the same, else equal."""
-    return {g: central.fractions.get(g, {m: 1 / len(g[1]) for m in g[1]}) for g in key}
 
 
 def _central(consortium: Consortium) -> list[float]:

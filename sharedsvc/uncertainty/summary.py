@@ -47,7 +47,7 @@ def to_dict(sim: Simulation) -> dict[str, Any]:
     extra = {}
     again = sim.reoptimised
     if again is not None:
-        draws = len(again.plans)
+        draws = sim.draws  # a draw with no plan chooses no partnership
         for service in services:
             chosen = Counter(
                 " + ".join(members) for plan in again.plans for s, members in plan if s == service
@@ -68,7 +68,7 @@ def to_dict(sim: Simulation) -> dict[str, Any]:
             "npv": spread(again.totals[~np.isnan(again.totals)]),
             "infeasible_draws": int(np.isnan(again.totals).sum()),
             "plans": [described(p) for p in again.expected],
-            "best_in_expectation": described(again.best_in_expectation),
+            "best_in_expectation": described(again.best_in_expectation) if again.expected else None,
         }
     counts = Counter("never" if y is None else str(y) for y in sim.paybacks)
     order = sorted((k for k in counts if k != "never"), key=int) + (
@@ -201,7 +201,7 @@ def render(sim: Simulation, fmt: str = "table") -> str:
             _table(shares, ["service", "partnership", "chosen in"], tablefmt),
             "",
         ]
-        best = again["best_in_expectation"]
+        best = again["best_in_expectation"] or {"groups": [], "frequency": 0.0, "expected_npv": 0.0}
         groups = "; ".join(f"{g['service']}: {' + '.join(g['members'])}" for g in best["groups"])
         parts += [
             printable(
