@@ -139,11 +139,14 @@ def plan_key(result: Result) -> PlanKey:
 def _reoptimise(consortium, registry, settings, sequences, indices) -> list[tuple]:
     """The optimiser for each draw (its figures only: no stability report is needed)."""
     values = _values(consortium, registry, sequences, indices)
-    # one solver thread, as in worker processes (the same plans at any --workers); no
-    # stability report; and the plan chosen as under proportional shares, which is the
-    # same plan as under nucleolus or core (their only effect on the choice, through
-    # individual_gain, is the sign of each group's npv) without a nucleolus per draw
-    settings = attrs.evolve(settings, assess_stability=False, workers=1)
+    # no stability report; under a time limit one solver thread, as in worker processes
+    # (the blocks' shared deadline is then the same at any --workers; without a limit
+    # every block is solved exactly whatever the threads); and the plan chosen as under
+    # proportional shares, the same plan as under nucleolus or core (their only effect on
+    # the choice, through individual_gain, is the sign of each group's npv)
+    settings = attrs.evolve(settings, assess_stability=False)
+    if settings.time_limit is not None:
+        settings = attrs.evolve(settings, workers=1)
     if consortium.allocation.plan_wide:
         consortium = attrs.evolve(consortium, allocation=AllocationRule.PROPORTIONAL)
     found = []
