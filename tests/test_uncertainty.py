@@ -251,3 +251,18 @@ def test_a_scheduler_that_is_not_there_is_a_usage_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "cannot connect" in result.output
+
+
+def test_simulate_writes_its_output_file_and_never_over_the_input(tmp_path):
+    path = write(tmp_path, consortium({"low": 2e5, "mode": 3e5, "high": 5e5}))
+    target = tmp_path / "draws.json"
+    result = CliRunner().invoke(
+        main,
+        ["simulate", path, "--draws", "20", "-q", "--format", "json", "-o", str(target)],
+        env=ENV,
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text())["draws"] == 20
+    again = CliRunner().invoke(main, ["simulate", path, "--draws", "5", "-o", path], env=ENV)
+    assert again.exit_code == 2
+    assert "consortium file itself" in again.output
