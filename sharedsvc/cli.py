@@ -97,22 +97,52 @@ def _same_file(a: Path, b: Path) -> bool:
     return b.exists() and a.exists() and a.resolve() == b.resolve()
 
 
+def _format_and_output(command):
+    """The `--format` and `--output` options that every command with a result shares."""
+    command = click.option(
+        "--output",
+        "-o",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write the result to FILE (atomically) instead of stdout.",
+    )(command)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(command)
+
+
+def _check_output(file: Path, target: Path | None) -> None:
+    """Before any work: an output path that is the input, or cannot be written, is refused."""
+    if target is None:
+        return
+    if _same_file(file, target):
+        raise UsageError(f"{target} is the consortium file itself; choose another output")
+    outputs.check(target)  # a wrong path is found in a second, not after the run
+
+
+def _progress(quiet: bool):
+    """Progress lines on stderr, or nothing with --quiet."""
+    if quiet:
+        return lambda message: None
+    return lambda message: click.echo(printable(message), err=True)
+
+
+def _deliver(text: str, output: Path | None) -> None:
+    """The result on stdout, or written atomically to --output."""
+    if output is None:
+        _result(text)
+    else:
+        outputs.write_atomically(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the result to FILE (atomically) instead of stdout.",
-)
+@_format_and_output
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0, min_open=True),
@@ -149,19 +179,12 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
       sharedsvc optimise consortia/south-east-london.toml --years
     """
     for target in (output, write_model):
-        if target is not None and _same_file(file, target):
-            raise UsageError(f"{target} is the consortium file itself; choose another output")
-        if target is not None:
-            outputs.check(target)  # before any work: a wrong path is found in a second
+        _check_output(file, target)
     if output is not None and write_model is not None and outputs.same_target(output, write_model):
         raise UsageError(f"--output and --write-model both name {output}; choose two files")
     engine = _engine()
     consortium = engine.load(file)
-    progress = (
-        (lambda message: None)
-        if quiet
-        else (lambda message: click.echo(printable(message), err=True))
-    )
+    progress = _progress(quiet)
     result = engine.optimise(
         consortium,
         solver=solver,
@@ -170,12 +193,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
         write_model=write_model,
         stop=click.get_current_context().meta[STOP_KEY],
     )
-    text = render(result, fmt, years=years)
-    if output is None:
-        _result(text)
-    else:
-        outputs.write_atomically(output, text)
-        click.echo(f"wrote {output}", err=True)
+    _deliver(render(result, fmt, years=years), output)
     if not result.solved:
         click.echo(f"error: {printable(result.message)}", err=True)
         sys.exit(1)
@@ -191,13 +209,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
     default=None,
     help="Worker processes for the draws (default: the machine's cores).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the result to FILE (atomically) instead of stdout.",
-)
+@_format_and_output
 @click.option(
     "--reoptimise",
     is_flag=True,
@@ -232,17 +244,10 @@ def simulate(
     """
     from sharedsvc.uncertainty.summary import render as render_simulation
 
-    if output is not None:
-        if _same_file(file, output):
-            raise UsageError(f"{output} is the consortium file itself; choose another output")
-        outputs.check(output)
+    _check_output(file, output)
     engine = _engine()
     consortium = engine.load(file)
-    progress = (
-        (lambda message: None)
-        if quiet
-        else (lambda message: click.echo(printable(message), err=True))
-    )
+    progress = _progress(quiet)
     bar = None
     if not quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -276,12 +281,7 @@ def simulate(
             bar.close()
         if client is not None:
             client.close()
-    text = render_simulation(found, fmt)
-    if output is None:
-        _result(text)
-    else:
-        outputs.write_atomically(output, text)
-        click.echo(f"wrote {output}", err=True)
+    _deliver(render_simulation(found, fmt), output)
 
 
 @main.command()

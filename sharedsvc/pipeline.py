@@ -354,9 +354,13 @@ def _service_result(
     blocking = assessment.blocking_positions
     profile = pricer.cash_flows
 
-    def flows(c: Candidate):
+    def flows(c: Candidate) -> dict[str, tuple[float, ...]]:
         standalone = float(sum(pricer.standalone[i] for i in c.indices))
-        return profile.flows(c.annual_saving, standalone, c.transition_cost)
+        undiscounted = profile.flows(c.annual_saving, standalone, c.transition_cost)
+        return {
+            "cash_flows": tuple(undiscounted.tolist()),
+            "discounted": tuple(profile.discounted(undiscounted).tolist()),
+        }
 
     formed = [c for c in chosen if c.size >= 2]
     unadjusted: dict[tuple[int, ...], Cash] = {}
@@ -405,8 +409,7 @@ def _service_result(
                 unadjusted=unadjusted.get(c.indices),
                 non_cashable_value=non_cash.get(c.indices, 0.0),
                 non_cashable_counted=count * non_cash.get(c.indices, 0.0),
-                cash_flows=tuple(flows(c).tolist()),
-                discounted=tuple(profile.discounted(flows(c)).tolist()),
+                **flows(c),
             )
             for c in chosen
             if c.size >= 2

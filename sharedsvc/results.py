@@ -393,11 +393,18 @@ class Result:
             "transition_cost": sum(s.transition_cost for s in self.services),
         }
 
-    def _unadjusted(self) -> dict[str, Any]:
+    @property
+    def unadjusted_totals(self) -> Cash | None:
+        """The plan's npv, annual saving and one-off cost before optimism bias (None
+        without it)."""
         if not self.optimism_bias:
+            return None
+        return sum((g.unadjusted for s in self.services for g in s.groups if g.unadjusted), Cash())
+
+    def _unadjusted(self) -> dict[str, Any]:
+        total = self.unadjusted_totals
+        if total is None:
             return {}
-        groups = [g.unadjusted for s in self.services for g in s.groups if g.unadjusted]
-        total = sum(groups, Cash())
         return {
             "optimism_bias": dict(self.optimism_bias),
             "unadjusted_totals": {

@@ -158,26 +158,14 @@ class Reference:
 
     def group_allowed(self, service: str, group: tuple[str, ...]) -> bool:
         c = self.constraints
-        if len(group) > c.get("max_group_size", math.inf):
-            return False
         for members in c.get("must_share", []):
             if members["service"] == service:
                 inside = set(members["members"]) & set(group)
                 if inside and not set(members["members"]) <= set(group):
                     return False
-        if len(group) < 2:
-            return True
-        for apart in c.get("never_together", []):
-            if len(set(apart) & set(group)) >= 2:
-                return False
-        if service in self.contiguous_services() and not self.connected(group):
+        if not self.coalition_allowed(service, group):
             return False
-        for bundle in self.bundles():
-            if service in bundle:
-                common = set.intersection(*(set(self.sharers(s)) for s in bundle))
-                if not set(group) <= common:
-                    return False
-        if not c.get("individual_gain", False):
+        if len(group) < 2 or not c.get("individual_gain", False):
             return True
         return min(self.allocation(service, group).values()) >= -TOLERANCE
 

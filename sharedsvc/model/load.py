@@ -250,9 +250,9 @@ class _Loader:
             ("horizon_years", validate.horizon_problem(horizon)),
             ("discount_rate", validate.discount_rate_problem(rate)),
             ("objective", validate.choice_problem(objective, Objective)),
-            ("ramp_up", validate.ramp_up_problem(ramp_up, years)),
+            ("ramp_up", validate.yearly_shares_problem(ramp_up, years)),
             ("one_off_profile", validate.one_off_problem(one_off, years)),
-            ("double_running", validate.double_running_problem(double, years)),
+            ("double_running", validate.yearly_shares_problem(double, years)),
             ("exit_cost", validate.exit_cost_problem(exit_cost)),
             ("count_non_cashable", validate.share_problem(count)),
         ):

@@ -31,15 +31,17 @@ def horizon_problem(value: Any) -> str | None:
     return None
 
 
+def _number_within(value: Any, low: float, high: float, *, below_high: bool = False) -> bool:
+    """Whether `value` is a finite number (not a boolean) from `low` to `high` (or below)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return low <= value < high if below_high else low <= value <= high
+
+
 def discount_rate_problem(value: Any) -> str | None:
     if value == GREEN_BOOK:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value < 1
-    ):
+    if not _number_within(value, 0, 1, below_high=True):
         return (
             f'expected a rate from 0 to below 1 (0.035 is 3.5%) or "{GREEN_BOOK}" (the Green '
             f"Book's declining schedule), got {show_value(value)}"
@@ -61,13 +63,9 @@ def _shares(value: Any, *, most: int, ceiling: float | None) -> str | None:
     return None
 
 
-def ramp_up_problem(value: Any, horizon: int) -> str | None:
-    """Share of the full saving in years 1, 2, ...: each from 0 to 1."""
-    return _shares(value, most=horizon, ceiling=1.0)
-
-
-def double_running_problem(value: Any, horizon: int) -> str | None:
-    """Share of the standalone cost still paid, on top, in years 1, 2, ...: 0 to 1."""
+def yearly_shares_problem(value: Any, horizon: int) -> str | None:
+    """Shares for years 1, 2, ..., each from 0 to 1: of the full saving (`ramp_up`), or
+    of the standalone cost still paid on top (`double_running`)."""
     return _shares(value, most=horizon, ceiling=1.0)
 
 
@@ -102,12 +100,7 @@ def optimism_bias(value: Any) -> tuple[OptimismBias, list[tuple[str, str]]]:
 
     def number(key: str, low: float, high: float, default: float = 0.0) -> float:
         v = value.get(key, default)
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, int | float)
-            or not math.isfinite(v)
-            or not low <= v <= high
-        ):
+        if not _number_within(v, low, high):
             problems.append(
                 (f".{key}", f"expected a number from {low:g} to {high:g}, got {show_value(v)}")
             )
@@ -145,23 +138,13 @@ def optimism_bias(value: Any) -> tuple[OptimismBias, list[tuple[str, str]]]:
 
 
 def share_problem(value: Any) -> str | None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= 1
-    ):
+    if not _number_within(value, 0, 1):
         return f"expected a share from 0 to 1 (0.22 is 22%), got {show_value(value)}"
     return None
 
 
 def exit_cost_problem(value: Any) -> str | None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= 10
-    ):
+    if not _number_within(value, 0, 10):
         return (
             "expected the share of the one-off cost paid again at the end, from 0 to 10 "
             f"(0.5 is half), got {show_value(value)}"
@@ -255,9 +238,9 @@ def problems(consortium: Consortium) -> list[Problem]:
     horizon = (
         MAX_HORIZON if horizon_problem(consortium.horizon_years) else int(consortium.horizon_years)
     )
-    add("consortium.ramp_up", ramp_up_problem(consortium.ramp_up, horizon))
+    add("consortium.ramp_up", yearly_shares_problem(consortium.ramp_up, horizon))
     add("consortium.one_off_profile", one_off_problem(consortium.one_off_profile, horizon))
-    add("consortium.double_running", double_running_problem(consortium.double_running, horizon))
+    add("consortium.double_running", yearly_shares_problem(consortium.double_running, horizon))
     add("consortium.exit_cost", exit_cost_problem(consortium.exit_cost))
     add("consortium.count_non_cashable", share_problem(consortium.count_non_cashable))
     add("consortium.objective", choice_problem(consortium.objective, Objective))

@@ -167,12 +167,12 @@ def _tables(result: Result, tablefmt: str) -> str:
         ["annual saving", money(totals["annual_saving"])],
         ["transition cost", money(totals["transition_cost"])],
     ]
-    unadjusted = result.to_dict().get("unadjusted_totals")
-    if unadjusted:
+    unadjusted = result.unadjusted_totals
+    if unadjusted is not None:
         total_rows += [
-            ["npv of this plan before optimism bias", money(unadjusted["npv"])],
-            ["annual saving before optimism bias", money(unadjusted["annual_saving"])],
-            ["transition cost before optimism bias", money(unadjusted["transition_cost"])],
+            ["npv of this plan before optimism bias", money(unadjusted.npv)],
+            ["annual saving before optimism bias", money(unadjusted.annual_saving)],
+            ["transition cost before optimism bias", money(unadjusted.transition_cost)],
         ]
     parts += ["", _table(total_rows, ["total", ""], tablefmt)]
     sentences = stability_sentences(result)

@@ -11,6 +11,7 @@ fall to zero (HM Treasury's Green Book, on sensitivity analysis).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -159,49 +160,33 @@ def _reoptimise(consortium, registry, settings, sequences, indices) -> list[tupl
     return found
 
 
-_WORKER: dict = {}
-
-
-def _start_worker(source: str, autoload, blocked, settings: Settings) -> None:
-    """Each worker process: the same plugins and the same consortium, built once."""
-    from sharedsvc.model.load import read_consortium
-    from sharedsvc.plugins import build_registry
-
-    registry = build_registry(autoload=autoload, blocked=blocked, extra=())
-    consortium = read_consortium(source, registry, settings=settings)
-    settings = attrs.evolve(settings, workers=1)  # one solver thread per worker process
-    _WORKER.update(registry=registry, settings=settings, consortium=consortium)
-
-
-def _worker_task(task: str, plan: Plan, sequences, indices) -> list[tuple]:
-    registry, settings = _WORKER["registry"], _WORKER["settings"]
-    local = dict(zip(indices, sequences, strict=True))
+def _draws(task, consortium, registry, settings, plan, sequences, indices) -> list[tuple]:
+    """The rows of draws `indices` for `task` ("evaluate" or "reoptimise")."""
     if task == "evaluate":
-        return _run(_WORKER["consortium"], registry, settings, plan, local, indices)
-    return _reoptimise(_WORKER["consortium"], registry, settings, local, indices)
+        return _run(consortium, registry, settings, plan, sequences, indices)
+    return _reoptimise(consortium, registry, settings, sequences, indices)
 
 
-_DASK_CACHE: dict = {}
+_CONTEXTS: dict = {}
+"""In a worker process or on a Dask worker: the plugins and consortium, built once."""
 
 
-def _dask_task(text: str, source: str, recipe, settings, task, plan, sequences, indices):
-    """On a Dask worker: the consortium parsed once per worker (keyed by its text), then
-    the draws of `indices`, each seeded by its own index."""
+def _remote(text, source, recipe, settings, task, plan, sequences, indices) -> list[tuple]:
+    """A chunk of draws away from this process: the consortium parsed once per worker
+    (keyed by its text, plugins and settings), one solver thread, each draw seeded by
+    its own index."""
     from sharedsvc.model.load import parse_consortium
     from sharedsvc.plugins import build_registry
 
     key = (hash(text), source, recipe, repr(settings))
-    if key not in _DASK_CACHE:
+    if key not in _CONTEXTS:
         autoload, blocked = recipe
         registry = build_registry(autoload=autoload, blocked=blocked, extra=())
         consortium = parse_consortium(text, source=source, registry=registry, settings=settings)
-        _DASK_CACHE[key] = (registry, consortium)
-    registry, consortium = _DASK_CACHE[key]
-    settings = attrs.evolve(settings, workers=1)  # one solver thread per task
+        _CONTEXTS[key] = (registry, consortium, attrs.evolve(settings, workers=1))
+    registry, consortium, settings = _CONTEXTS[key]
     local = dict(zip(indices, sequences, strict=True))
-    if task == "evaluate":
-        return _run(consortium, registry, settings, plan, local, indices)
-    return _reoptimise(consortium, registry, settings, local, indices)
+    return _draws(task, consortium, registry, settings, plan, local, indices)
 
 
 def simulate(
@@ -285,57 +270,42 @@ class _Runner:
 
     def __call__(self, task: str, draws: int, parallel: bool, advance) -> list[tuple]:
         rows: list[tuple] = [()] * draws
-        if self.client is not None:
-            text = Path(self.consortium.source).read_text(encoding="utf-8")
-            chunks = _chunks(draws, max(1, len(self.client.scheduler_info()["workers"])) * 8)
-            futures = [
-                self.client.submit(
-                    _dask_task,
-                    text,
-                    self.consortium.source,
-                    self.recipe,
-                    self.settings,
+        if self.client is None and not parallel:
+            for chunk in _chunks(draws, 8):
+                rows[chunk.start : chunk.stop] = _draws(
                     task,
+                    self.consortium,
+                    self.registry,
+                    self.settings,
                     self.plan,
-                    [self.sequences[i] for i in chunk],
-                    list(chunk),
-                    pure=False,
+                    self.sequences,
+                    chunk,
                 )
-                for chunk in chunks
+                advance(len(chunk))
+            return rows
+        text = Path(self.consortium.source).read_text(encoding="utf-8")
+        shared = (text, self.consortium.source, self.recipe, self.settings, task, self.plan)
+        with contextlib.ExitStack() as stack:
+            if self.client is not None:
+                parts = max(1, len(self.client.scheduler_info()["workers"]))
+
+                def submit(*args):
+                    return self.client.submit(_remote, *args, pure=False)
+
+            else:
+                parts = self.workers
+                pool = stack.enter_context(ProcessPoolExecutor(max_workers=self.workers))
+
+                def submit(*args):
+                    return pool.submit(_remote, *args)
+
+            chunks = _chunks(draws, parts * 8)
+            futures = [
+                submit(*shared, [self.sequences[i] for i in chunk], list(chunk)) for chunk in chunks
             ]
             for future, chunk in zip(futures, chunks, strict=True):
                 rows[chunk.start : chunk.stop] = future.result()
                 advance(len(chunk))
-            return rows
-        chunks = _chunks(draws, (self.workers if parallel else 1) * 8)
-        if parallel:
-            autoload, blocked = self.recipe
-            with ProcessPoolExecutor(
-                max_workers=self.workers,
-                initializer=_start_worker,
-                initargs=(self.consortium.source, autoload, blocked, self.settings),
-            ) as pool:
-                futures = [
-                    pool.submit(
-                        _worker_task, task, self.plan, [self.sequences[i] for i in c], list(c)
-                    )
-                    for c in chunks
-                ]
-                for future, chunk in zip(futures, chunks, strict=True):
-                    rows[chunk.start : chunk.stop] = future.result()
-                    advance(len(chunk))
-            return rows
-        for chunk in chunks:
-            if task == "evaluate":
-                found = _run(
-                    self.consortium, self.registry, self.settings, self.plan, self.sequences, chunk
-                )
-            else:
-                found = _reoptimise(
-                    self.consortium, self.registry, self.settings, self.sequences, chunk
-                )
-            rows[chunk.start : chunk.stop] = found
-            advance(len(chunk))
         return rows
 
 
