@@ -24,23 +24,49 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def uncertain_london(work: Path) -> Path:
+def uncertain_london(work: Path, services: tuple[str, ...] = ("payments",)) -> Path:
+    """london.toml with the boroughs' annual costs of `services` uncertain."""
     text = (ROOT / "consortia" / "london.toml").read_text(encoding="utf-8")
-    out, in_payments = [], False
+    out, uncertain = [], False
     for line in text.splitlines():
         if line.startswith("["):
-            in_payments = line.endswith(".services.payments]")
+            uncertain = any(line.endswith(f".services.{s}]") for s in services)
         match = re.fullmatch(r"annual_cost = ([0-9.]+)", line)
-        if in_payments and match:
+        if uncertain and match:
             cost = float(match.group(1))
             line = (
                 f"annual_cost = {{ low = {cost * 0.9:.0f}, mode = {cost:.0f}, "
                 f"high = {cost * 1.15:.0f}, correlation = 0.5 }}"
             )
         out.append(line)
-    path = work / "london-uncertain.toml"
+    path = work / f"london-uncertain-{len(services)}.toml"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path
+
+
+def reoptimised(args, base, label, path, workers, rows, optimise_s, scheduler=None) -> list:
+    """One row: `--reoptimise` draws, per second after the run's fixed part."""
+    count = args.reoptimised_draws
+    command = [*base, "simulate", str(path), "--draws", str(count), "--reoptimise"]
+    if scheduler is None:
+        command += ["--workers", str(workers)]
+    else:
+        command += ["--scheduler", scheduler]
+    seconds, peak, done = measure([*command, "-q", "--format", "json"])
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    fixed_s = next(r for r in rows if r[2] == workers)[4]
+    rate = count / max(seconds - float(fixed_s), 1e-9)
+    return [
+        label,
+        count,
+        workers,
+        f"{seconds:.1f}",
+        "",
+        f"{rate:,.1f}",
+        f"{peak:,.0f}" + ("" if scheduler is None else " (client)"),
+        f"{optimise_s:.1f}",
+        f"{count * optimise_s:,.0f}",
+    ]
 
 
 def main(argv=None) -> None:
@@ -86,39 +112,13 @@ def main(argv=None) -> None:
                 f"{args.draws * optimise_s:,.0f}",
             ]
         )
-    for workers in (1, 2):
-        count = args.reoptimised_draws
-        seconds, peak, done = measure(
-            [
-                *base,
-                "simulate",
-                str(path),
-                "--draws",
-                str(count),
-                "--workers",
-                str(workers),
-                "--reoptimise",
-                "-q",
-                "--format",
-                "json",
-            ]
-        )
-        assert done.returncode == 0, done.stderr.decode()[-500:]
-        fixed_s = next(r for r in rows if r[2] == workers)[4]
-        rate = count / max(seconds - float(fixed_s), 1e-9)
-        rows.append(
-            [
-                "london.toml, re-optimised",
-                count,
-                workers,
-                f"{seconds:.1f}",
-                "",
-                f"{rate:,.1f}",
-                f"{peak:,.0f}",
-                f"{optimise_s:.1f}",
-                f"{count * optimise_s:,.0f}",
-            ]
-        )
+    every = uncertain_london(work, ("payments", "hr", "fraud", "sen_transport"))
+    for label, source in (
+        ("london.toml, re-optimised (payments uncertain)", path),
+        ("london.toml, re-optimised (every service uncertain)", every),
+    ):
+        for workers in (1, 2):
+            rows.append(reoptimised(args, base, label, source, workers, rows, optimise_s))
     try:
         from dask.distributed import LocalCluster
     except ImportError:
@@ -144,6 +144,18 @@ def main(argv=None) -> None:
                     f"{optimise_s:.1f}",
                     f"{args.draws * optimise_s:,.0f}",
                 ]
+            )
+            rows.append(
+                reoptimised(
+                    args,
+                    base,
+                    "london.toml, re-optimised (payments uncertain; LocalCluster, 2 workers)",
+                    path,
+                    2,
+                    rows,
+                    optimise_s,
+                    scheduler=cluster.scheduler_address,
+                )
             )
     print(
         tabulate(

@@ -70,6 +70,9 @@ class _SizeLimit(Constraint):
     def implied_by_enumeration(self, service: str) -> bool:
         return True
 
+    def judges_names_only(self, service: str) -> bool:
+        return True  # a count of members
+
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return len(members) <= self.limit
 
@@ -175,6 +178,9 @@ class _Connected(Constraint):
     def implied_by_enumeration(self, service: str) -> bool:
         return True
 
+    def judges_names_only(self, service: str) -> bool:
+        return True  # the neighbours graph
+
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return service != self.service or len(members) < 2 or is_connected(members, self.neighbours)
 
@@ -201,6 +207,9 @@ class _Apart(Constraint):
     def __init__(self, members: list[str]):
         self.members = frozenset(members)
         self.label = f"never_together forbids {_and(members)} in one group"
+
+    def judges_names_only(self, service: str) -> bool:
+        return True  # member ids
 
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return len(members & self.members) < 2
@@ -238,6 +247,9 @@ class _Together(Constraint):
 
     def limits_coalitions(self, service: str) -> bool:
         return False  # a requirement of the plan, not a bar to others walking away together
+
+    def judges_names_only(self, service: str) -> bool:
+        return True  # member ids
 
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         if service != self.service or not members & self.members:
@@ -331,6 +343,9 @@ class _Bundle(Constraint):
         self.services = services
         self.in_all = in_all
         self.label = f"bundles give {_and(services)} identical groupings"
+
+    def judges_names_only(self, service: str) -> bool:
+        return True  # member ids
 
     def allows_members(self, service: str, members: frozenset[str]) -> bool:
         return service not in self.services or len(members) < 2 or members <= self.in_all

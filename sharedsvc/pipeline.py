@@ -23,11 +23,17 @@ from sharedsvc.model import validate
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.output import write_file_atomically
 from sharedsvc.plugins import Registry
-from sharedsvc.pricing.candidates import Candidate, ServiceCandidates, service_candidates
+from sharedsvc.pricing.candidates import (
+    Candidate,
+    Enumerated,
+    ServiceCandidates,
+    service_candidates,
+)
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.results import Cash, GroupResult, Result, RunStats, ServiceResult
 from sharedsvc.settings import Settings
 from sharedsvc.solver.backends import Outcome, backend, relative_gap
+from sharedsvc.solver.basis import Bases
 from sharedsvc.solver.blocks import Stopwatch, blocks, run_jobs
 from sharedsvc.solver.build import build_model
 from sharedsvc.solver.strategy import Block, BlockSolution, everyone_alone, solve_block
@@ -65,6 +71,42 @@ def make_pricers(
     }
 
 
+@attrs.define
+class Warm:
+    """What a run keeps for the next runs of the same consortium under other figures
+    (re-optimised draws, `uncertainty/simulate.py`).
+
+    A service whose inputs (its parameters and its participants' fields) are as in the
+    first run is not priced again, and a block of such services is not solved again:
+    it is the same problem. Other services are priced again, from the groups already
+    enumerated when no constraint judges groups by a figure, and their blocks solved
+    to the same proof, starting from the first run's LP basis. So a warm run finds
+    what a cold one finds. Everything is forgotten when anything else changes (the
+    members, constraints, appraisal settings or `Settings`)."""
+
+    frame: tuple | None = None
+    groups: dict[str, Enumerated] = attrs.Factory(dict)
+    priced: dict[str, tuple[tuple, ServiceCandidates]] = attrs.Factory(dict)
+    solved: dict[str, tuple[tuple, BlockSolution]] = attrs.Factory(dict)
+    bases: Bases = attrs.Factory(Bases)
+
+    def fit(self, consortium: Consortium, settings: Settings) -> None:
+        """Start afresh unless `consortium` differs from the last only in its services'
+        parameters and participants' fields, under the same settings."""
+        frame = (attrs.evolve(consortium, participations=(), services=()), settings)
+        if frame != self.frame:
+            self.frame = frame
+            self.groups.clear()
+            self.priced.clear()
+            self.solved.clear()
+            self.bases.saved.clear()
+
+    @staticmethod
+    def inputs(consortium: Consortium, service: str) -> tuple:
+        """Everything a service's pricing reads that a draw may change."""
+        return consortium.service(service), consortium.participants(service)
+
+
 def optimise(
     consortium: Consortium,
     registry: Registry,
@@ -73,15 +115,19 @@ def optimise(
     progress: Progress = quiet,
     write_model: str | Path | None = None,
     stop: StopToken | None = None,
+    warm: Warm | None = None,
 ) -> Result:
     """Optimise every service's grouping; see `Result` for what comes back.
 
     `stop` (set by a signal handler or the embedder) ends the run at the next step
-    with `Interrupted`, its solvers ended and nothing written.
+    with `Interrupted`, its solvers ended and nothing written. `warm` carries what
+    runs of this consortium under other figures may share (`Warm`), and is updated.
     """
     stop = StopToken() if stop is None else stop
     started = time.perf_counter()
     validate.check(consortium, max_shapley_size=settings.max_shapley_size)
+    if warm is not None:
+        warm.fit(consortium, settings)
     backend(settings.solver)  # refuse an unknown or missing solver before any work
     deadline = None if settings.time_limit is None else started + settings.time_limit
     pricers = make_pricers(consortium, registry, settings)
@@ -96,7 +142,9 @@ def optimise(
         )
     # the model file is the whole model: with --write-model every service is priced
     pricing_deadline = None if write_model is not None else deadline
-    found, unpriced = _price(consortium, pricers, settings, progress, stop, pricing_deadline)
+    found, unpriced = _price(
+        consortium, pricers, settings, progress, stop, pricing_deadline, warm=warm
+    )
     candidates = {f.service: f.candidates for f in found}
     total = sum(len(c) for c in candidates.values())
     progress(f"{total:,} candidate groups priced")
@@ -136,6 +184,7 @@ def optimise(
                 deadline=block_deadline,
                 building=building,
                 stop=stop,
+                bases=None if warm is None else warm.bases,
             )
             if any(s in unpriced for s in services) or (
                 late and block.columns >= settings.fixing_min_columns
@@ -153,7 +202,17 @@ def optimise(
                         f"{', '.join(missed)} could be priced, and leaving every member alone "
                         "is not a plan there; allow more time with --time-limit"
                     )
-            return solve_block(block)
+            if warm is None or any(s in unpriced for s in services):
+                return solve_block(block)
+            key = (tuple(Warm.inputs(consortium, s) for s in services), tuple(constraints))
+            kept = warm.solved.get(block.label)
+            if kept is not None and kept[0] == key:
+                progress(f"{block.label}: as in the first run (the same inputs)")
+                return kept[1]
+            solved = solve_block(block)
+            if solved is not None:
+                warm.solved.setdefault(block.label, (key, solved))
+            return solved
 
         chosen: dict[str, list[Candidate]] = {}
         outcomes: list[Outcome] = []
@@ -297,6 +356,8 @@ def _price(
     progress: Progress,
     stop: StopToken,
     deadline: float | None,
+    *,
+    warm: Warm | None = None,
 ) -> tuple[list[ServiceCandidates], set[str]]:
     """Each service's priced candidates, refused when they outgrow memory; and the
     services the time limit left unpriced (they get their members alone only)."""
@@ -308,6 +369,12 @@ def _price(
         late = deadline is not None and started >= deadline
         if late:
             unpriced.add(service.id)
+        inputs = None if warm is None else Warm.inputs(consortium, service.id)
+        kept = None if warm is None or late else warm.priced.get(service.id)
+        if kept is not None and kept[0] == inputs:
+            found.append(kept[1])
+            progress(f"{service.id}: priced as in the first run (the same inputs)")
+            continue
         found.append(
             service_candidates(
                 consortium,
@@ -316,8 +383,14 @@ def _price(
                 prune=settings.prune,
                 max_groups=settings.max_groups_per_service,
                 with_groups=not late,
+                enumerated=None if warm is None else warm.groups.get(service.id),
             )
         )
+        enumeration = found[-1].enumeration
+        if warm is not None and not late:
+            warm.priced.setdefault(service.id, (inputs, found[-1]))
+            if enumeration is not None and enumeration.reusable:
+                warm.groups[service.id] = enumeration
         if late:
             progress(f"{service.id}: not priced, the time limit came first")
             continue

@@ -73,6 +73,16 @@ class Constraint:
         """
         return True
 
+    def judges_names_only(self, service: str) -> bool:
+        """True when `allows_members` reads only who the members are (their ids,
+        neighbours and share flags), never a figure that a draw could change.
+
+        `sharedsvc simulate --reoptimise` then enumerates a service's groups once for
+        all its draws. The default is safe: true only when `allows_members` is not
+        overridden.
+        """
+        return type(self).allows_members is Constraint.allows_members
+
     def implied_by_enumeration(self, service: str) -> bool:
         """True when `size_limit` and `needs_connected` already say all `allows_members` says.
 

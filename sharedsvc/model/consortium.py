@@ -120,9 +120,9 @@ class Consortium:
     count_non_cashable: float = COUNT_NON_CASHABLE
     """Share of cost models' non-cash value (fraud detected) counted in the saving."""
     optimism_bias: OptimismBias = attrs.field(factory=OptimismBias)
+    """Green Book uplifts on one-off and running costs, and a delay (`appraisal/bias.py`)."""
     uncertain: tuple[UncertainInput, ...] = ()
     """Inputs given as distributions; their central values are in the fields."""
-    """Green Book uplifts on one-off and running costs, and a delay (`appraisal/bias.py`)."""
     objective: Objective = attrs.field(default=Objective.NPV, converter=_enum_or_text(Objective))
     allocation: AllocationRule = attrs.field(
         default=AllocationRule.PROPORTIONAL, converter=_enum_or_text(AllocationRule)

@@ -112,17 +112,22 @@ def make_candidates(
     """Candidate values for priced groups."""
     ids = pricer.ids
     service = pricer.service.id
+    if list(ids) == sorted(ids):  # ascending indices give sorted ids: no sort per group
+        names = [tuple(map(ids.__getitem__, group)) for group in groups]
+    else:
+        names = [tuple(sorted(map(ids.__getitem__, group))) for group in groups]
     return [
         Candidate(
             service=service,
             indices=group,
-            members=tuple(sorted(ids[i] for i in group)),
+            members=members,
             annual_saving=saving,
             transition_cost=transition,
             npv=npv,
         )
-        for group, saving, transition, npv in zip(
+        for group, members, saving, transition, npv in zip(
             groups,
+            names,
             figures.saving.tolist(),
             figures.transition.tolist(),
             figures.npv.tolist(),
@@ -224,25 +229,34 @@ class ServiceCandidates:
     pruned_dominated: int = 0
     game: GameGroups | None = None
     """Every group that could form as a coalition, priced (`pricing/coalitions.py`)."""
+    enumeration: Enumerated | None = None
+    """The groups as enumerated, for a later run of the same consortium."""
 
 
-def service_candidates(
+@attrs.frozen(kw_only=True)
+class Enumerated:
+    """A service's groups that could form on their own (the game's groups), and which
+    of them the plan may choose. Found from who the members are, never from their
+    figures when every constraint judges by names (`Constraint.judges_names_only`):
+    then re-optimising under drawn figures enumerates once (`reusable`)."""
+
+    coalitions: list[Group]
+    choosable: list[bool]
+    listed: frozenset[Group] | None
+    """The cost model's own list of groups when it gave one: a draw that changes it
+    enumerates afresh."""
+    reusable: bool
+
+
+def enumerate_groups(
     consortium: Consortium,
     pricer: ServicePricer,
     constraints: Sequence[Constraint],
     *,
-    prune: bool = True,
     max_groups: int,
     with_groups: bool = True,
-) -> ServiceCandidates:
-    """Priced candidates of a service allowed by `constraints`, singletons included.
-
-    With `prune`, groups that cannot be in some optimal plan are dropped, by the
-    two rules in `docs/optimiser.md`; each is checked to be safe for the
-    constraints in force, and a test compares pruned and unpruned optima.
-    `max_groups` is the most groups the service may have (`Settings`); without
-    `with_groups` only the members alone are made (a service the time limit left unpriced).
-    """
+) -> Enumerated:
+    """Every group of two or more that the constraints let form, judged once each."""
     service = pricer.service.id
     ids = pricer.ids
     count = len(ids)
@@ -279,6 +293,43 @@ def service_candidates(
         if coalition:
             coalitions.append(group)
             choosable.append(plan)
+    return Enumerated(
+        coalitions=coalitions,
+        choosable=choosable,
+        listed=judge.listed,
+        reusable=with_groups and all(c.judges_names_only(service) for c in constraints),
+    )
+
+
+def service_candidates(
+    consortium: Consortium,
+    pricer: ServicePricer,
+    constraints: Sequence[Constraint],
+    *,
+    prune: bool = True,
+    max_groups: int,
+    with_groups: bool = True,
+    enumerated: Enumerated | None = None,
+) -> ServiceCandidates:
+    """Priced candidates of a service allowed by `constraints`, singletons included.
+
+    With `prune`, groups that cannot be in some optimal plan are dropped, by the
+    two rules in `docs/optimiser.md`; each is checked to be safe for the
+    constraints in force, and a test compares pruned and unpruned optima.
+    `max_groups` is the most groups the service may have (`Settings`); without
+    `with_groups` only the members alone are made (a service the time limit left unpriced).
+    `enumerated` is this service's groups from an earlier run (`enumerate_groups`), used
+    when the cost model lists the same groups.
+    """
+    service = pricer.service.id
+    count = len(pricer.ids)
+    judge = GroupFilter(consortium, service, pricer.ids, constraints, pricer.listed)
+    enumeration = enumerated
+    if enumeration is None or not with_groups or enumeration.listed != judge.listed:
+        enumeration = enumerate_groups(
+            consortium, pricer, constraints, max_groups=max_groups, with_groups=with_groups
+        )
+    coalitions, choosable = enumeration.coalitions, enumeration.choosable
     all_figures = pricer.figures(coalitions)
     game = GameGroups.of(coalitions, all_figures.npv)
     plan_mask = np.array(choosable, dtype=bool)
@@ -332,6 +383,7 @@ def service_candidates(
         pruned_worthless=worthless,
         pruned_dominated=dominated,
         game=game,
+        enumeration=enumeration,
     )
 
 

@@ -26,6 +26,7 @@ from sharedsvc.rules import Constraint, LinearRow
 from sharedsvc.settings import Settings
 from sharedsvc.solver import fixing, relaxation, search
 from sharedsvc.solver.backends import Highs, Outcome, highs_available, relative_gap, solve
+from sharedsvc.solver.basis import Bases
 from sharedsvc.solver.blocks import Stopwatch
 from sharedsvc.solver.build import build_model
 from sharedsvc.solver.names import column_name
@@ -53,6 +54,8 @@ class Block:
     """Time spent building models is added here."""
     stop: StopToken = attrs.field(factory=StopToken)
     """Checked between steps and by the solvers: a stop ends the block at once."""
+    bases: Bases | None = None
+    """LP bases kept from earlier solves of this block under other prices, to start from."""
 
     @property
     def label(self) -> str:
@@ -121,7 +124,11 @@ def _solve_block(block: Block) -> BlockSolution | None:
         order = search_order(block, rows) if settings.search else None
         if order is not None:  # x <= 1 is implied by the rows; without it no reduced cost > 0
             _drop_upper_bounds(lp)
+        if block.bases is not None:
+            block.bases.restore(block.label, lp.highs, lp.names)
         solved = _solve_by_fixing(block, lp, order)
+        if block.bases is not None:
+            block.bases.save(block.label, lp.highs, lp.names)
         if solved is not None:
             return solved
         if block.deadline is not None and time.perf_counter() >= block.deadline:

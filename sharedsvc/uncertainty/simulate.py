@@ -137,34 +137,51 @@ def plan_key(result: Result) -> PlanKey:
     )
 
 
-def _reoptimise(consortium, registry, settings, sequences, indices) -> list[tuple]:
-    """The optimiser for each draw (its figures only: no stability report is needed)."""
-    values = _values(consortium, registry, sequences, indices)
-    # no stability report; under a time limit one solver thread, as in worker processes
-    # (the blocks' shared deadline is then the same at any --workers; without a limit
-    # every block is solved exactly whatever the threads); and the plan chosen as under
-    # proportional shares, the same plan as under nucleolus or core (their only effect on
-    # the choice, through individual_gain, is the sign of each group's npv)
-    settings = attrs.evolve(settings, assess_stability=False)
-    if settings.time_limit is not None:
-        settings = attrs.evolve(settings, workers=1)
-    if consortium.allocation.plan_wide:
-        consortium = attrs.evolve(consortium, allocation=AllocationRule.PROPORTIONAL)
-    found = []
-    for row in values:
-        result = pipeline.optimise(with_values(consortium, row), registry, settings)
-        if not result.solved:
-            found.append((math.nan, None))  # no plan: never counted as one
-        else:
-            found.append((result.totals["npv"], plan_key(result)))
-    return found
+class _Reoptimiser:
+    """The optimiser for each draw (its figures only: no stability report is needed),
+    keeping what the draws share (`pipeline.Warm`: groups, unchanged services, LP
+    bases). Every process starts it from the central values, so each draw is solved
+    from the same starting point whichever worker runs it and in whatever order."""
+
+    def __init__(self, consortium: Consortium, registry: Registry, settings: Settings):
+        # no stability report; under a time limit one solver thread, as in worker
+        # processes (the blocks' shared deadline is then the same at any --workers;
+        # without a limit every block is solved exactly whatever the threads); every
+        # block by LP and fixing in process (small ones too: no CBC process per draw);
+        # no pruning, so that each draw's LP has the central one's columns and starts
+        # from its basis (pruning only saves time, never changes the optimum); and the
+        # plan chosen as under proportional shares, the same plan as under nucleolus or
+        # core (their only effect on the choice, through individual_gain, is the sign of
+        # each group's npv)
+        settings = attrs.evolve(settings, assess_stability=False, prune=False, fixing_min_columns=0)
+        if settings.time_limit is not None:
+            settings = attrs.evolve(settings, workers=1)
+        if consortium.allocation.plan_wide:
+            consortium = attrs.evolve(consortium, allocation=AllocationRule.PROPORTIONAL)
+        self.consortium, self.registry, self.settings = consortium, registry, settings
+        self.warm = pipeline.Warm()
+        pipeline.optimise(consortium, registry, settings, warm=self.warm)
+
+    def __call__(self, values: np.ndarray) -> list[tuple]:
+        found = []
+        for row in values:
+            drawn = with_values(self.consortium, row)
+            result = pipeline.optimise(drawn, self.registry, self.settings, warm=self.warm)
+            if not result.solved:
+                found.append((math.nan, None))  # no plan: never counted as one
+            else:
+                found.append((result.totals["npv"], plan_key(result)))
+        return found
 
 
-def _draws(task, consortium, registry, settings, plan, sequences, indices) -> list[tuple]:
-    """The rows of draws `indices` for `task` ("evaluate" or "reoptimise")."""
+def _draws(task, consortium, registry, settings, plan, sequences, indices, reoptimiser=None):
+    """The rows of draws `indices` for `task` ("evaluate" or "reoptimise"; the latter
+    with the process's `_Reoptimiser`, made here if not given)."""
     if task == "evaluate":
         return _run(consortium, registry, settings, plan, sequences, indices)
-    return _reoptimise(consortium, registry, settings, sequences, indices)
+    if reoptimiser is None:
+        reoptimiser = _Reoptimiser(consortium, registry, settings)
+    return reoptimiser(_values(consortium, registry, sequences, indices))
 
 
 _CONTEXTS: dict = {}
@@ -183,10 +200,19 @@ def _remote(text, source, recipe, settings, task, plan, sequences, indices) -> l
         autoload, blocked = recipe
         registry = build_registry(autoload=autoload, blocked=blocked, extra=())
         consortium = parse_consortium(text, source=source, registry=registry, settings=settings)
-        _CONTEXTS[key] = (registry, consortium, attrs.evolve(settings, workers=1))
-    registry, consortium, settings = _CONTEXTS[key]
+        _CONTEXTS[key] = {
+            "registry": registry,
+            "consortium": consortium,
+            "settings": attrs.evolve(settings, workers=1),
+        }
+    context = _CONTEXTS[key]
+    registry, consortium, settings = context["registry"], context["consortium"], context["settings"]
+    if task == "reoptimise" and "reoptimiser" not in context:
+        context["reoptimiser"] = _Reoptimiser(consortium, registry, settings)
     local = dict(zip(indices, sequences, strict=True))
-    return _draws(task, consortium, registry, settings, plan, local, indices)
+    return _draws(
+        task, consortium, registry, settings, plan, local, indices, context.get("reoptimiser")
+    )
 
 
 def simulate(
@@ -267,10 +293,13 @@ class _Runner:
         self.consortium, self.registry, self.settings = consortium, registry, settings
         self.plan, self.sequences, self.recipe = plan, sequences, recipe
         self.workers, self.client = workers, client
+        self.reoptimiser: _Reoptimiser | None = None
 
     def __call__(self, task: str, draws: int, parallel: bool, advance) -> list[tuple]:
         rows: list[tuple] = [()] * draws
         if self.client is None and not parallel:
+            if task == "reoptimise" and self.reoptimiser is None:
+                self.reoptimiser = _Reoptimiser(self.consortium, self.registry, self.settings)
             for chunk in _chunks(draws, 8):
                 rows[chunk.start : chunk.stop] = _draws(
                     task,
@@ -280,6 +309,7 @@ class _Runner:
                     self.plan,
                     self.sequences,
                     chunk,
+                    self.reoptimiser,
                 )
                 advance(len(chunk))
             return rows
