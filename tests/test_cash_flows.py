@@ -252,3 +252,33 @@ def test_non_cashable_value_counts_at_22_percent_by_default(engine):
 def test_true_and_false_count_all_or_none(engine):
     assert engine.parse(dumps(fraud_pair(count_non_cashable=True))).count_non_cashable == 1.0
     assert engine.parse(dumps(fraud_pair(count_non_cashable=False))).count_non_cashable == 0.0
+
+
+def test_the_ngss_ramp_up_is_its_published_pace_and_fits_a_short_horizon(engine):
+    named = engine.parse(dumps(pair(ramp_up="ngss")))
+    listed = engine.parse(dumps(pair(ramp_up=[0.1, 0.3, 0.6])))
+    assert named.ramp_up == (0.1, 0.3, 0.6)
+    assert engine.optimise(named).totals["npv"] == engine.optimise(listed).totals["npv"]
+    # 28% of the forecast saving in the first two and a half years (NAO, 2016)
+    first, second, third = named.ramp_up
+    delivered = (first + second + third / 2) / 2.5
+    assert delivered == pytest.approx(90 / (2.5 * 128), abs=0.005)
+    short = pair(ramp_up="ngss")
+    short["consortium"]["horizon_years"] = 2
+    assert engine.parse(dumps(short)).ramp_up == (0.1, 0.3)
+
+
+def test_an_unknown_ramp_up_preset_names_the_presets(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(dumps(pair(ramp_up="quick")), encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["validate", str(path)], env={"SHAREDSVC_DISABLE_PLUGINS": "1"}
+    )
+    assert result.exit_code == 2
+    assert "consortium.ramp_up" in result.output and "ngss" in result.output
+
+
+def test_the_shared_service_centres_bias_is_the_nao_outturn(engine):
+    found = engine.parse(dumps(pair(optimism_bias="shared-service-centres")))
+    assert found.optimism_bias.one_off == pytest.approx(1.4 / 0.9 - 1, abs=0.005)
+    assert found.optimism_bias.running == 0.0

@@ -40,9 +40,14 @@ PRESETS: dict[str, dict[str, tuple[float, float]]] = {
     "equipment-development": {"one_off": (2.00, 0.10)},
     "outsourcing": {"running": (0.41, 0.00)},
     "shared-service": {"one_off": (2.00, 0.10), "running": (0.41, 0.00)},
+    "shared-service-centres": {"one_off": (0.56, 0.10)},
 }
 """Capital (one-off) and operating (running) uplifts, (upper, lower): HM Treasury,
-Supplementary Green Book Guidance: Optimism Bias (2003), Mott MacDonald (2002)."""
+Supplementary Green Book Guidance: Optimism Bias (2003), Mott MacDonald (2002); except
+`shared-service-centres`, the outturn of Whitehall's: the NAO (Efficiency and reform in
+government corporate functions through shared service centres, HC 1790, March 2012)
+found five centres expected to cost £0.9bn had cost over £1.4bn, 56% more; its lower
+bound is Mott MacDonald's for equipment and development."""
 
 
 @attrs.frozen(kw_only=True)

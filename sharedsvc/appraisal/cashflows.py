@@ -35,6 +35,16 @@ notional cost of the homes recovered rather than cash; the rest, £72.8m (22%), 
 kind (council tax, business rates) that is billed and collected. A planning
 assumption grounded in that split, not a recovery rate: set your own."""
 
+RAMP_UP_PRESETS: dict[str, tuple[float, ...]] = {"ngss": (0.1, 0.3, 0.6)}
+"""`ramp_up = "ngss"`: savings at the pace Next Generation Shared Services delivered them.
+The NAO (Shared service centres, HC 16, Session 2016-17, May 2016) found the two
+centres had delivered £90m of savings in their first two and a half years against
+£128m a year forecast: 28% of the forecast. Ramping 10%, 30% and 60% of the full saving
+in years 1 to 3 gives 0.1 + 0.3 + 0.6 / 2 = 0.7 years of saving in 2.5 years, the same
+28%; the full saving from year 4 is an assumption (the Cabinet Office's own later
+estimate, £484m by 2023-24, implies a lasting shortfall too: add a running-cost
+optimism bias for that)."""
+
 GREEN_BOOK = "green-book"
 """`discount_rate = "green-book"`: HM Treasury's declining schedule."""
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from sharedsvc.appraisal import allocation, distributions
-from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, GREEN_BOOK
+from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, GREEN_BOOK, RAMP_UP_PRESETS
 from sharedsvc.appraisal.distributions import Distribution
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
@@ -237,6 +237,15 @@ class _Loader:
         objective = head.get("objective", "npv")
         years = horizon if validate.horizon_problem(horizon) is None else validate.MAX_HORIZON
         ramp_up = head.get("ramp_up", [])
+        if isinstance(ramp_up, str) and ramp_up in RAMP_UP_PRESETS:
+            ramp_up = list(RAMP_UP_PRESETS[ramp_up])[:years]  # a short horizon: its years
+        elif isinstance(ramp_up, str):
+            self.problem(
+                "consortium.ramp_up",
+                f"expected a list of numbers or a preset ({', '.join(RAMP_UP_PRESETS)}), "
+                f"got {ramp_up!r}",
+            )
+            ramp_up = []
         one_off = head.get("one_off_profile", [1.0])
         double = head.get("double_running", [])
         exit_cost = head.get("exit_cost", 0.0)
