@@ -25,6 +25,7 @@ from sharedsvc import (
     Problem,
     Rule,
     hookimpl,
+    unknown_name,
 )
 
 GAIN_TOLERANCE = 1e-6
@@ -45,7 +46,7 @@ def _names(
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return [], [Problem(path, f"expected a list of {what} ids, got {value!r}")]
     problems = [
-        Problem(f"{path}[{i}]", f"unknown {what} {v!r}; expected one of {', '.join(sorted(known))}")
+        Problem(f"{path}[{i}]", unknown_name(what, v, known))
         for i, v in enumerate(value)
         if v not in known
     ]
@@ -276,10 +277,7 @@ class MustShare(Rule):
             service = entry["service"]
             if service not in services:
                 problems.append(
-                    Problem(
-                        f"{path}.service",
-                        f"unknown service {service!r}; expected one of {', '.join(services)}",
-                    )
+                    Problem(f"{path}.service", unknown_name("service", service, services))
                 )
                 continue
             names, found = _names(

@@ -31,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, FlatGroups, GroupPrices, Participant, hookimpl
+from sharedsvc import (
+    CostModel,
+    Field,
+    FlatGroups,
+    GroupPrices,
+    Participant,
+    hookimpl,
+    unknown_name,
+)
 
 GROUP_KEYS = ("members", "annual_saving", "transition_cost")
 LARGEST = 1e15  # as every other amount in a consortium file: larger is a typo
@@ -93,7 +101,7 @@ class Table(CostModel):
                 problems.append((path, f"expected a table {expects}"))
                 continue
             problems += [
-                (f"{path}.{key}", f"unknown key; expected one of {', '.join(GROUP_KEYS)}")
+                (f"{path}.{key}", unknown_name("key", key, GROUP_KEYS))
                 for key in entry
                 if key not in GROUP_KEYS
             ]

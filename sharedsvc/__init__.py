@@ -54,6 +54,7 @@ from sharedsvc.rules import (
 )
 from sharedsvc.settings import Settings
 from sharedsvc.stopping import Interrupted, StopToken
+from sharedsvc.wording import unknown_name
 
 try:
     __version__ = version("sharedsvc")
@@ -138,4 +139,5 @@ __all__ = [
     "hookimpl",
     "load_consortium",
     "optimise",
+    "unknown_name",
 ]

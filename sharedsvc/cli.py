@@ -23,6 +23,7 @@ from sharedsvc.report.catalogue import describe, reference_markdown
 from sharedsvc.report.catalogue import render as render_catalogue
 from sharedsvc.report.text import FORMATS, printable, render
 from sharedsvc.stopping import StopToken
+from sharedsvc.wording import counted
 
 SOLVERS = tuple(s.value for s in Solver)
 
@@ -154,7 +155,8 @@ def _deliver(text: str, output: Path | None) -> None:
     type=click.Choice(SOLVERS),
     default="auto",
     show_default=True,
-    help="MIP solver: auto picks per block (HiGHS for single services, CBC for tied ones).",
+    help="MIP solver: auto picks per block (HiGHS for large single services and very "
+    "large blocks, CBC for the rest).",
 )
 @click.option(
     "--write-model",
@@ -298,9 +300,11 @@ def validate(file):
     for warning in engine.size_warnings(consortium):
         click.echo(f"warning: optimise will refuse this file: {printable(warning)}", err=True)
     services = ", ".join(s.id for s in consortium.services)
+    keys = list(consortium.settings)
+    constraints = f"{counted(len(keys), 'constraint')}" + (f" ({', '.join(keys)})" if keys else "")
     _result(
-        f"{file}: valid: {len(consortium.members)} members, {len(consortium.services)} services "
-        f"({services}), {len(consortium.constraints)} constraints\n"
+        f"{file}: valid: {counted(len(consortium.members), 'member')}, "
+        f"{counted(len(consortium.services), 'service')} ({services}), {constraints}\n"
     )
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import attrs
 
+from sharedsvc.wording import counted
+
 
 @attrs.frozen
 class Problem:
@@ -40,7 +42,7 @@ class ConsortiumError(SharedsvcError):
     def __init__(self, source: str, problems: Sequence[Problem]):
         self.source = source
         self.problems = tuple(problems)
-        lines = [f"{source}: {len(self.problems)} problem(s) found:"]
+        lines = [f"{source}: {counted(len(self.problems), 'problem')} found:"]
         lines += [f"  {source}: {p}" for p in self.problems]
         super().__init__("\n".join(lines))
 

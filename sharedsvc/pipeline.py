@@ -38,12 +38,23 @@ from sharedsvc.solver.blocks import Stopwatch, blocks, run_jobs
 from sharedsvc.solver.build import build_model
 from sharedsvc.solver.strategy import Block, BlockSolution, everyone_alone, solve_block
 from sharedsvc.stopping import StopToken
+from sharedsvc.wording import counted
 
 Progress = Callable[[str], None]
 
 
 def quiet(message: str) -> None:
     """The default progress callback: say nothing."""
+
+
+def _priced_message(found: ServiceCandidates, seconds: float) -> str:
+    """``payments: 11 groups of two or more allowed, 4 kept after pruning (0.0 s)``."""
+    kept = sum(1 for c in found.candidates if c.size > 1)
+    groups = counted(found.enumerated, "group")
+    return (
+        f"{found.service}: {groups} of two or more allowed, {kept:,} kept after pruning "
+        f"({seconds:.1f} s)"
+    )
 
 
 def make_pricers(
@@ -394,10 +405,7 @@ def _price(
         if late:
             progress(f"{service.id}: not priced, the time limit came first")
             continue
-        progress(
-            f"{service.id}: {found[-1].enumerated:,} groups, {len(found[-1].candidates):,} "
-            f"kept after pruning ({time.perf_counter() - started:.1f} s)"
-        )
+        progress(_priced_message(found[-1], time.perf_counter() - started))
         kept = sum(len(f.candidates) for f in found)
         if kept > settings.max_candidates:
             raise TooLargeError(

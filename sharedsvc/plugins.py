@@ -58,6 +58,14 @@ class Registry:
     """(kind, name) -> plugin name, to name a plugin in errors."""
     plugins: tuple[PluginInfo, ...]
     failures: tuple[PluginFailure, ...]
+    skipped: dict[str, str] = attrs.field(factory=dict)
+    """Installed plugins not loaded, by entry-point name: why (blocked, or autoload off)."""
+
+    def not_loaded(self) -> dict[str, str]:
+        """Every installed plugin that registered nothing here, and why: skipped or failed."""
+        found = dict(self.skipped)
+        found.update({f.name: f.reason for f in self.failures})
+        return found
 
     def owner_of_model(self, name: str) -> str:
         return self.owners.get(("cost model", name), "?")
@@ -100,11 +108,16 @@ def build_registry(
     pm.add_hookspecs(hookspecs)
     infos: dict[str, dict[str, Any]] = {}
     failures: list[PluginFailure] = []
+    skipped: dict[str, str] = {}
 
     for ep in _ordered_entry_points():
         dist, version = _distribution(ep)
         builtin = dist == BUILTIN_DISTRIBUTION
-        if ep.name in blocked or (not builtin and not autoload):
+        if ep.name in blocked:
+            skipped[ep.name] = f"blocked ({BLOCK_ENV} or blocked=)"
+            continue
+        if not builtin and not autoload:
+            skipped[ep.name] = f"installed plugins are off ({DISABLE_ENV} or autoload=False)"
             continue
         if pm.has_plugin(ep.name) or ep.name in infos:
             failures.append(
@@ -189,4 +202,5 @@ def build_registry(
         owners=owners,
         plugins=plugins,
         failures=tuple(failures),
+        skipped=skipped,
     )

@@ -375,7 +375,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert result.exit_code == 2
     assert "members.a.services.svc.volume" in result.stderr
     assert "services.svc.scale_exponent" in result.stderr
-    assert "2 problem(s)" in result.stderr
+    assert "2 problems found" in result.stderr
 
 
 @pytest.mark.parametrize(

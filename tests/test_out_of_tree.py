@@ -98,17 +98,29 @@ def test_optimise_with_the_plugin(installed, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "env", [{"SHAREDSVC_DISABLE_PLUGINS": "1"}, {"SHAREDSVC_BLOCK_PLUGINS": "legal"}]
+    ("env", "why"),
+    [
+        (
+            {"SHAREDSVC_DISABLE_PLUGINS": "1"},
+            "installed plugins are off (SHAREDSVC_DISABLE_PLUGINS",
+        ),
+        ({"SHAREDSVC_BLOCK_PLUGINS": "legal"}, "blocked (SHAREDSVC_BLOCK_PLUGINS"),
+    ],
 )
-def test_switches_turn_the_plugin_off(installed, tmp_path, env):
+def test_switches_turn_the_plugin_off(installed, tmp_path, env, why):
+    """A model whose plugin is switched off is said to be so, not merely unknown."""
     listed = json.loads(run(installed, "plugins", "--format", "json", **env).stdout)
     assert "legal" not in listed["cost_models"]
     path = tmp_path / "legal.toml"
     path.write_text(CONSORTIUM)
     result = run(installed, "optimise", str(path), **env)
     assert result.returncode == 2
-    assert "services.legal.model: unknown cost model 'legal'" in result.stderr
-    assert "constraints.max_distance_km: unknown constraint" in result.stderr
+    assert (
+        f"services.legal.model: cost model 'legal' is not available: plugin 'legal' was "
+        f"not loaded: {why}" in result.stderr
+    )
+    assert "constraints.max_distance_km: unknown constraint 'max_distance_km'" in result.stderr
+    assert f"'legal': {why}" in result.stderr
 
 
 def test_the_plugin_keeps_the_cost_model_contract(installed, monkeypatch):

@@ -118,7 +118,11 @@ def test_block_list_skips_a_plugin(monkeypatch):
     assert "hr" not in engine.registry.cost_models
     assert "fraud" not in engine.registry.cost_models
     assert "scale" in engine.registry.cost_models
-    with pytest.raises(ConsortiumError, match=r"services\.hr\.model: unknown cost model 'hr'"):
+    with pytest.raises(
+        ConsortiumError,
+        match=r"services\.hr\.model: cost model 'hr' is not available: plugin 'hr' was not "
+        r"loaded: blocked \(SHAREDSVC_BLOCK_PLUGINS",
+    ):
         engine.load(SEL)
 
 

@@ -32,6 +32,7 @@ from sharedsvc.model.consortium import (
 from sharedsvc.model.fields import Field, show_value
 from sharedsvc.rules import ParseContext
 from sharedsvc.settings import Settings
+from sharedsvc.wording import unknown_name
 
 if TYPE_CHECKING:
     from sharedsvc.plugins import Registry
@@ -92,6 +93,16 @@ def read_consortium(
     return parse_consortium(text, source=source, registry=registry, settings=settings)
 
 
+BRITISH_ISLES = ((49.0, 61.5), (-11.0, 2.5))
+"""Latitudes and longitudes around Great Britain, Ireland and the Channel Islands: a
+location outside whose swap is inside has its lat and lon the wrong way round."""
+
+
+def _in_british_isles(lat: float, lon: float) -> bool:
+    (south, north), (west, east) = BRITISH_ISLES
+    return south <= lat <= north and west <= lon <= east
+
+
 def parse_consortium(
     text: str,
     *,
@@ -100,6 +111,7 @@ def parse_consortium(
     settings: Settings | None = None,
 ) -> Consortium:
     """Validate consortium TOML given as text."""
+    text = text.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -160,7 +172,7 @@ class _Loader:
         for key in table:
             if key not in allowed:
                 where = f"{path}.{key}" if path else key
-                self.problem(where, f"unknown key; expected one of {', '.join(allowed)}")
+                self.problem(where, unknown_name("key", key, allowed))
 
     def load(self, raw: dict) -> Consortium:
         self.unknown_keys(raw, TOP_LEVEL, "")
@@ -306,8 +318,7 @@ class _Loader:
             if key in skip:
                 continue
             if key not in known:
-                expected = ", ".join(sorted(known)) or "nothing"
-                self.problem(f"{path}.{key}", f"unknown key; expected one of {expected}")
+                self.problem(f"{path}.{key}", unknown_name("key", key, known))
                 continue
             field = known[key]
             if isinstance(value, dict) and field.type in ("number", "integer"):
@@ -354,14 +365,29 @@ class _Loader:
                 continue
             model = self.registry.cost_models.get(model_name)
             if model is None:
-                known = ", ".join(sorted(self.registry.cost_models)) or "none installed"
                 self.problem(
-                    f"{path}.model", f"unknown cost model {model_name!r}; expected one of {known}"
+                    f"{path}.model",
+                    self.unknown_plugged("cost model", model_name, self.registry.cost_models),
                 )
                 continue
             params = self.fields(body, model.parameters, path, skip=("model",))
             services[service_id] = Service(id=service_id, model=model_name, parameters=params)
         return services
+
+    def unknown_plugged(self, what: str, name: str, known) -> str:
+        """Why no cost model or rule has this name: a misspelling, or a plugin that did not
+        load (said as such, never as a mere unknown name)."""
+        message = unknown_name(what, name, known)
+        not_loaded = self.registry.not_loaded()
+        if name in not_loaded:  # plugins are often named after what they provide
+            return (
+                f"{what} {name!r} is not available: plugin {name!r} was not loaded: "
+                + (not_loaded[name])
+            )
+        if not_loaded:
+            plugins = "; ".join(f"{n!r}: {why}" for n, why in sorted(not_loaded.items()))
+            message += f" (plugins not loaded, one of which may provide it: {plugins})"
+        return message
 
     def members(self, table: dict, services: dict[str, Service]):
         members: list[Member] = []
@@ -388,7 +414,7 @@ class _Loader:
                 if other == member_id:
                     self.problem(f"{path}[{i}]", "a member cannot neighbour itself")
                 elif other not in bodies:
-                    self.problem(f"{path}[{i}]", f"unknown member {other!r}")
+                    self.problem(f"{path}[{i}]", unknown_name("member", other, bodies))
                 else:
                     neighbours[member_id].add(other)
                     neighbours[other].add(member_id)
@@ -443,7 +469,16 @@ class _Loader:
         for key, error in (("lat", lat_error), ("lon", lon_error)):
             if error:
                 self.problem(f"{path}.{key}", error)
-        return None if lat_error or lon_error else Location(lat=lat, lon=lon)
+        if lat_error or lon_error:
+            return None
+        if not _in_british_isles(lat, lon) and _in_british_isles(lon, lat):
+            self.problem(
+                path,
+                f"lat = {lat}, lon = {lon} is far from the British Isles, and "
+                f"lat = {lon}, lon = {lat} is in them: lat and lon look swapped",
+            )
+            return None
+        return Location(lat=lat, lon=lon)
 
     def participations(self, member: Member, body: dict, services: dict[str, Service]):
         path = f"members.{member.id}.services"
@@ -456,8 +491,7 @@ class _Loader:
                     ID_PATTERN.fullmatch(service_id)
                     and service_id not in self.services_with_problems()
                 ):
-                    known = ", ".join(services) or "none"
-                    self.problem(where, f"unknown service {service_id!r}; expected one of {known}")
+                    self.problem(where, unknown_name("service", service_id, services))
                 continue
             if not isinstance(values, dict):
                 self.problem(where, f"expected a table, got {show_value(values)}")
@@ -543,10 +577,7 @@ class _Loader:
             rule = self.registry.rules.get(key)
             path = f"constraints.{key}"
             if rule is None:
-                self.problem(
-                    path,
-                    f"unknown constraint; expected one of {', '.join(sorted(self.registry.rules))}",
-                )
+                self.problem(path, self.unknown_plugged("constraint", key, self.registry.rules))
                 continue
             context = ParseContext(consortium=consortium, path=path, table=table)
             try:

@@ -20,6 +20,7 @@ from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.model.fields import show_value
+from sharedsvc.wording import unknown_name
 
 MAX_HORIZON = 100
 """Years: the Green Book's schedule runs to 125, but no shared-service case spans a century."""
@@ -92,11 +93,7 @@ def optimism_bias(value: Any) -> tuple[OptimismBias, list[tuple[str, str]]]:
         ]
     problems: list[tuple[str, str]] = []
     known = ("preset", "mitigation", "one_off", "running", "delay_years")
-    problems += [
-        (f".{k}", f"unknown key; expected one of {', '.join(known)}")
-        for k in value
-        if k not in known
-    ]
+    problems += [(f".{k}", unknown_name("key", k, known)) for k in value if k not in known]
 
     def number(key: str, low: float, high: float, default: float = 0.0) -> float:
         v = value.get(key, default)
@@ -266,7 +263,7 @@ def problems(consortium: Consortium) -> list[Problem]:
         if p.member.id not in members:
             add(path, f"the participation's member {p.member.id!r} is not a member")
         if p.service not in services:
-            add(path, f"unknown service {p.service!r}")
+            add(path, unknown_name("service", p.service, services))
         if not isinstance(p.share, bool):
             add(f"{path}.share", f"expected true or false, got {show_value(p.share)}")
         seen[(p.member.id, p.service)] += 1

@@ -19,6 +19,7 @@ from sharedsvc.model.fields import LARGEST_NUMBER
 from sharedsvc.pricing.coalitions import GroupFilter
 from sharedsvc.pricing.costmodel import CostModel
 from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.wording import shown
 
 Group = tuple[int, ...]
 
@@ -222,13 +223,13 @@ def amount_problem(value: object, minimum: float) -> str | None:
     """Why a plugin's amount in pounds is not one: a real number, finite, from `minimum`
     to `LARGEST_NUMBER`; None when it is."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        return f"{value!r} ({type(value).__name__}; expected a number)"
+        return f"{shown(value)} ({type(value).__name__}; expected a number)"
     if not math.isfinite(value):
-        return f"{value!r} (not finite)"
+        return f"{shown(value)} (not finite)"
     if value < minimum:
-        return f"{value!r} (negative)"
+        return f"{shown(value)} (negative)"
     if abs(value) > LARGEST_NUMBER:
-        return f"{value!r} (more than {LARGEST_NUMBER:.0e}: implausible)"
+        return f"{shown(value)} (more than {LARGEST_NUMBER:.0e}: implausible)"
     return None
 
 

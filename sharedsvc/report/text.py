@@ -14,6 +14,7 @@ import unicodedata
 
 from tabulate import tabulate
 
+from sharedsvc.constants import Status
 from sharedsvc.results import Result
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -101,7 +102,7 @@ def _years(result: Result, tablefmt: str) -> str:
 
 
 def _heading(result: Result) -> str:
-    gap = "" if result.gap is None else f", gap {result.gap:.2%}"
+    gap = "" if result.gap is None or result.status == Status.OPTIMAL else f", gap {result.gap:.2%}"
     return (
         f"{result.consortium}: {result.status}{gap} "
         f"(objective {result.objective}, solver {result.solver}, "
@@ -112,8 +113,9 @@ def _heading(result: Result) -> str:
 def _tables(result: Result, tablefmt: str) -> str:
     markdown = tablefmt == "github"
     heading = ("## " if markdown else "") + printable(_heading(result))
-    message = printable(result.message[0].upper() + result.message[1:] + ".")
-    parts = [heading, "", message]
+    parts = [heading]
+    if result.status != Status.OPTIMAL:  # the heading says "optimal" already
+        parts += ["", printable(result.message[0].upper() + result.message[1:] + ".")]
     if not result.solved:
         return "\n".join(parts) + "\n"
     rows = []

@@ -257,11 +257,7 @@ def _solve_by_fixing(
     if reduction is None or reduction.incumbent is None:
         return None
     label = block.label
-    block.progress(
-        f"{label}: LP bound {reduction.lp_bound:,.0f}, plan {reduction.incumbent:,.0f}; "
-        f"{len(reduction.kept):,} of {len(by_name):,} groups can still improve it "
-        f"({reduction.seconds:.1f} s)"
-    )
+    block.progress(_bound_message(label, reduction, len(by_name)))
     plan = [name for name, v in reduction.incumbent_values.items() if v > 0.5]
     if reduction.proven:
         value = reduction.incumbent
@@ -427,6 +423,23 @@ def _search_kept(
         return _Found(search=found)
     names = [lp.names[kept_columns[j]] for j in found.columns]
     return _Found(search=found, names=names, value=float(values[found.columns].sum()))
+
+
+def _bound_message(label: str, reduction: fixing.Reduction, columns: int) -> str:
+    """What the relaxation proved, in words that never contradict themselves: when the
+    plan meets the bound it is optimal; otherwise how far apart they are and how many
+    groups could still close that distance."""
+    seconds = f"({reduction.seconds:.1f} s)"
+    if reduction.proven:
+        plan = f"{reduction.incumbent:,.0f}"
+        return f"{label}: plan {plan} meets the LP bound, or no other group can beat it {seconds}"
+    distance = reduction.lp_bound - reduction.incumbent
+    shown = f"{distance:,.2f}" if abs(distance) < 10 else f"{distance:,.0f}"
+    return (
+        f"{label}: plan {reduction.incumbent:,.0f}, LP bound {reduction.lp_bound:,.0f} "
+        f"({shown} apart); {len(reduction.kept):,} of {columns:,} groups could close "
+        f"the distance and are searched {seconds}"
+    )
 
 
 def block_solver(settings: Settings, candidates: Mapping[str, Sequence[Candidate]]) -> Solver:
