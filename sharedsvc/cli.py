@@ -21,7 +21,7 @@ from sharedsvc.errors import SharedsvcError, UsageError
 from sharedsvc.report.catalogue import FORMATS as FORMATS_CATALOGUE
 from sharedsvc.report.catalogue import describe, reference_markdown
 from sharedsvc.report.catalogue import render as render_catalogue
-from sharedsvc.report.text import FORMATS, printable, render
+from sharedsvc.report.text import FORMATS, printable, render, result_tables
 from sharedsvc.stopping import StopToken
 from sharedsvc.wording import counted
 
@@ -98,22 +98,71 @@ def _same_file(a: Path, b: Path) -> bool:
     return b.exists() and a.exists() and a.resolve() == b.resolve()
 
 
-def _format_and_output(command):
+SUFFIXES = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".xlsx": "xlsx",
+    ".html": "html",
+    ".htm": "html",
+}
+"""The format an output file's name asks for, when --format does not say."""
+FILE_ONLY = ("xlsx",)
+"""Formats that are files, not text: they need --output."""
+
+
+def _format_and_output(formats: tuple[str, ...] = FORMATS):
     """The `--format` and `--output` options that every command with a result shares."""
-    command = click.option(
-        "--output",
-        "-o",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Write the result to FILE (atomically) instead of stdout.",
-    )(command)
+
+    def decorate(command):
+        command = click.option(
+            "--output",
+            "-o",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Write the result to FILE (atomically) instead of stdout; its suffix "
+            "(.json, .csv, .md, .xlsx, .html) picks the format unless --format is given.",
+        )(command)
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default=None,
+            help="Output format [default: from --output's suffix, else table].",
+        )(command)
+
+    return decorate
+
+
+def _chosen_format(fmt: str | None, output: Path | None, formats: tuple[str, ...]) -> str:
+    """--format, else what --output's suffix asks for, else the table; checked before any
+    work, so a wrong choice costs a second, not a run."""
+    if fmt is None:
+        fmt = SUFFIXES.get(output.suffix.lower(), "table") if output is not None else "table"
+        if fmt not in formats:
+            raise UsageError(
+                f"{output} asks for {fmt}, which this command does not write; "
+                f"give --format ({', '.join(formats)}) or another file name"
+            )
+    if fmt in FILE_ONLY and output is None:
+        raise UsageError(f"--format {fmt} writes a file: add --output FILE.{fmt}")
+    return fmt
+
+
+def _scenario_option(command):
+    """`--scenario NAME`: apply FILE's `[scenarios.NAME]` (repeat, or a,b, to combine)."""
     return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="table",
-        show_default=True,
-        help="Output format.",
+        "--scenario",
+        "scenario",
+        multiple=True,
+        metavar="NAME",
+        help="Apply FILE's [scenarios.NAME] overrides; repeat (or give a,b) to combine.",
     )(command)
+
+
+def _names(given) -> tuple[str, ...]:
+    """Scenario names from repeated options and comma-separated lists."""
+    return tuple(n.strip() for value in given for n in value.split(",") if n.strip())
 
 
 def _check_output(file: Path, target: Path | None) -> None:
@@ -141,9 +190,20 @@ def _deliver(text: str, output: Path | None) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
+def _deliver_workbook(found, output: Path) -> None:
+    """Typed tables as an .xlsx workbook, written atomically to --output."""
+    from sharedsvc.report.xlsx import write_workbook
+
+    outputs.write_file_atomically(output, lambda tmp: write_workbook(tmp, found))
+    click.echo(f"wrote {output}", err=True)
+
+
+PLAN_FORMATS = (*FORMATS, "xlsx", "html")
+
+
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@_format_and_output
+@_format_and_output(PLAN_FORMATS)
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0, min_open=True),
@@ -169,8 +229,9 @@ def _deliver(text: str, output: Path | None) -> None:
     is_flag=True,
     help="With table or markdown: add the year-by-year cash flows (each service and in all).",
 )
+@_scenario_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
-def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
+def optimise(file, fmt, output, time_limit, solver, write_model, years, scenario, quiet):
     """Find the groupings of FILE's members that maximise the savings.
 
     \b
@@ -179,13 +240,15 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
       sharedsvc optimise consortia/south-east-london.toml --format json -o plan.json
       sharedsvc optimise big.toml --time-limit 60 --solver highs
       sharedsvc optimise consortia/south-east-london.toml --years
+      sharedsvc optimise consortia/cross-sector.toml --scenario with_nhs -o plan.xlsx
     """
+    fmt = _chosen_format(fmt, output, PLAN_FORMATS)
     for target in (output, write_model):
         _check_output(file, target)
     if output is not None and write_model is not None and outputs.same_target(output, write_model):
         raise UsageError(f"--output and --write-model both name {output}; choose two files")
     engine = _engine()
-    consortium = engine.load(file)
+    consortium = engine.load(file, scenario=_names(scenario))
     progress = _progress(quiet)
     result = engine.optimise(
         consortium,
@@ -195,7 +258,14 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
         write_model=write_model,
         stop=click.get_current_context().meta[STOP_KEY],
     )
-    _deliver(render(result, fmt, years=years), output)
+    if fmt == "xlsx":
+        _deliver_workbook(result_tables(result), output)
+    elif fmt == "html":
+        from sharedsvc.report.html import render_html
+
+        _deliver(render_html(result, consortium, registry=engine.registry), output)
+    else:
+        _deliver(render(result, fmt, years=years), output)
     if not result.solved:
         click.echo(f"error: {printable(result.message)}", err=True)
         sys.exit(1)
@@ -211,7 +281,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
     default=None,
     help="Worker processes for the draws (default: the machine's cores).",
 )
-@_format_and_output
+@_format_and_output()
 @click.option(
     "--reoptimise",
     is_flag=True,
@@ -230,9 +300,20 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, quiet):
     metavar="SECONDS",
     help="How long to try to reach the --scheduler.",
 )
+@_scenario_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def simulate(
-    file, draws, seed, workers, fmt, output, reoptimise, scheduler, scheduler_timeout, quiet
+    file,
+    draws,
+    seed,
+    workers,
+    fmt,
+    output,
+    reoptimise,
+    scheduler,
+    scheduler_timeout,
+    scenario,
+    quiet,
 ):
     """Evaluate the optimised plan under draws of FILE's uncertain inputs: the spread of
     npv for the plan, each group and member, P(npv > 0), payback years, a tornado of the
@@ -246,9 +327,10 @@ def simulate(
     """
     from sharedsvc.uncertainty.summary import render as render_simulation
 
+    fmt = _chosen_format(fmt, output, FORMATS)
     _check_output(file, output)
     engine = _engine()
-    consortium = engine.load(file)
+    consortium = engine.load(file, scenario=_names(scenario))
     progress = _progress(quiet)
     bar = None
     if not quiet and sys.stderr.isatty():
@@ -288,24 +370,99 @@ def simulate(
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-def validate(file):
+@_scenario_option
+def validate(file, scenario):
     """Check FILE against the consortium format and the cost models; solve nothing.
+    Every scenario FILE defines is checked too.
 
     \b
     Example:
       sharedsvc validate consortia/south-east-london.toml
     """
     engine = _engine()
-    consortium = engine.load(file)
+    consortium = engine.load(file, scenario=_names(scenario))
+    checked = [engine.load(file, scenario=(name,)) for name in consortium.scenarios]
     for warning in engine.size_warnings(consortium):
         click.echo(f"warning: optimise will refuse this file: {printable(warning)}", err=True)
     services = ", ".join(s.id for s in consortium.services)
     keys = list(consortium.settings)
     constraints = f"{counted(len(keys), 'constraint')}" + (f" ({', '.join(keys)})" if keys else "")
+    scenarios = (
+        f", {counted(len(checked), 'scenario')} ({', '.join(consortium.scenarios)})"
+        if checked
+        else ""
+    )
     _result(
         f"{file}: valid: {counted(len(consortium.members), 'member')}, "
-        f"{counted(len(consortium.services), 'service')} ({services}), {constraints}\n"
+        f"{counted(len(consortium.services), 'service')} ({services}), {constraints}"
+        f"{scenarios}\n"
     )
+
+
+COMPARE_FORMATS = (*FORMATS, "xlsx")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--scenario",
+    "scenario",
+    multiple=True,
+    metavar="NAME",
+    help="A plan to compare: a scenario of FILE, 'base' for the file alone, or a,b for "
+    "two combined. With one, it is compared with base; the first is the reference.",
+)
+@_format_and_output(COMPARE_FORMATS)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Each plan's time limit.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def compare(file, scenario, fmt, output, time_limit, quiet):
+    """Optimise FILE under several scenarios and show the plans side by side: status,
+    totals and each member's npv, the partnerships that appear or disappear, and the
+    differences from the first plan.
+
+    \b
+    Examples:
+      sharedsvc compare consortia/cross-sector.toml --scenario with_nhs
+      sharedsvc compare consortia/cross-sector.toml --scenario base --scenario no_police
+      sharedsvc compare consortia/cross-sector.toml --scenario with_nhs -o compare.xlsx
+    """
+    from sharedsvc.comparison import Comparison
+    from sharedsvc.report.comparison import comparison_tables
+    from sharedsvc.report.comparison import render as render_comparison
+
+    fmt = _chosen_format(fmt, output, COMPARE_FORMATS)
+    _check_output(file, output)
+    plans = [v.strip() for v in scenario if v.strip()]
+    if not plans:
+        raise UsageError("give the scenarios to compare: --scenario NAME (and 'base')")
+    if len(plans) == 1:
+        plans.insert(0, "base")
+    if len(set(plans)) != len(plans):
+        raise UsageError(f"--scenario names a plan twice: {', '.join(plans)}")
+    engine = _engine()
+    consortia = {name: engine.load(file, scenario=_names([name])) for name in plans}
+    progress = _progress(quiet)
+    results = {}
+    for name, consortium in consortia.items():
+        progress(f"optimising {name}")
+        results[name] = engine.optimise(
+            consortium,
+            time_limit=time_limit,
+            progress=progress,
+            stop=click.get_current_context().meta[STOP_KEY],
+        )
+    described = next(iter(consortia.values())).scenarios
+    descriptions = {name: described.get(name, "") for name in plans}
+    found = Comparison(results=results, descriptions=descriptions)
+    if fmt == "xlsx":
+        _deliver_workbook(comparison_tables(found), output)
+    else:
+        _deliver(render_comparison(found, fmt), output)
 
 
 @main.command()

@@ -7,7 +7,7 @@ change a limit with `attrs.evolve(engine.settings, ...)` instead of patching glo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +58,23 @@ class Engine:
             engine.recipe = (autoload, blocked)
         return engine
 
-    def load(self, path: str | Path) -> Consortium:
-        """Read and validate a consortium file; `ConsortiumError` with every problem."""
-        return load.read_consortium(path, self.registry, settings=self.settings)
+    def load(self, path: str | Path, *, scenario: Sequence[str] = ()) -> Consortium:
+        """Read and validate a consortium file, with its named `scenario`s applied left to
+        right (`docs/scenarios.md`); `ConsortiumError` with every problem."""
+        return load.read_consortium(
+            path, self.registry, settings=self.settings, scenario=tuple(scenario)
+        )
 
-    def parse(self, text: str, source: str = "<string>") -> Consortium:
-        """Validate consortium TOML given as text."""
+    def parse(
+        self, text: str, source: str = "<string>", *, scenario: Sequence[str] = ()
+    ) -> Consortium:
+        """Validate consortium TOML given as text (with its named `scenario`s applied)."""
         return load.parse_consortium(
-            text, source=source, registry=self.registry, settings=self.settings
+            text,
+            source=source,
+            registry=self.registry,
+            settings=self.settings,
+            scenario=tuple(scenario),
         )
 
     def size_warnings(self, consortium: Consortium) -> list[str]:

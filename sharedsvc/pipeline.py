@@ -304,6 +304,7 @@ def optimise(
         s for s in (x.id for x in consortium.services) if s in unpriced or s in untouched
     )
     games = {f.service: f.game for f in found}
+    listed = {f.service: f.candidates for f in found if f.service not in unpriced}
     progress("checking whether any coalition would walk away")
     assessing = time.perf_counter()
     services = tuple(
@@ -317,6 +318,7 @@ def optimise(
                 games.get(s.id),
                 assessed=settings.assess_stability and s.id not in unfinished,
             ),
+            listed.get(s.id),
         )
         for s in consortium.services
     )
@@ -349,6 +351,7 @@ def _common(consortium: Consortium, outcomes: Sequence[Outcome], settings: Setti
     """The fields every result carries, solved or not."""
     return {
         "consortium": consortium.name,
+        "scenario": consortium.scenario,
         "objective": consortium.objective,
         "kinds": {m.id: m.kind for m in consortium.members},
         "participation": {
@@ -425,11 +428,41 @@ def _write_model(path, pricers, candidates, consortium: Consortium) -> None:
     write_file_atomically(path, lambda tmp: whole.problem.writeMPS(tmp, mpsSense=pulp.LpMinimize))
 
 
+SHARE_FALSE = "share = false"
+NO_SAVING = "no group with it saves money"
+LEFT_ALONE = "groups with it are worth less than this plan"
+NOT_PRICED = "not priced before the time limit"
+
+
+def why_alone(
+    consortium: Consortium,
+    service: str,
+    chosen: Sequence[Candidate],
+    candidates: Sequence[Candidate] | None,
+) -> dict[str, str]:
+    """Why each member the plan leaves alone is alone, from the service's candidates:
+    its own choice, no group with it worth anything (all were pruned as worthless or
+    dominated, or are worth nothing), or a plan that is worth more without it (the
+    constraints or the other groups: `sharedsvc explain` says which)."""
+    reasons = {p.member.id: SHARE_FALSE for p in consortium.participants(service) if not p.share}
+    alone = [c.members[0] for c in chosen if c.size == 1]
+    if candidates is None:
+        return reasons | {m: NOT_PRICED for m in alone}
+    worth = {m: False for m in alone}
+    for c in candidates:
+        if c.size > 1 and c.npv > 0:
+            for m in c.members:
+                if m in worth:
+                    worth[m] = True
+    return reasons | {m: LEFT_ALONE if w else NO_SAVING for m, w in worth.items()}
+
+
 def _service_result(
     consortium: Consortium,
     pricer: ServicePricer,
     chosen: Sequence[Candidate],
     assessment: Assessment,
+    candidates: Sequence[Candidate] | None,
 ) -> ServiceResult:
     service = pricer.service
     blocking = assessment.blocking_positions
@@ -507,4 +540,5 @@ def _service_result(
         stability=assessment.stability,
         cash=cash,
         standalone_costs=dict(pricer.standalone_by_member),
+        why_alone=why_alone(consortium, service.id, chosen, candidates),
     )

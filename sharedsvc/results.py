@@ -192,6 +192,9 @@ class ServiceResult:
     """Each taking-part member's share of the service's cash (zero when alone)."""
     standalone_costs: dict[str, float] = attrs.field(factory=dict)
     """Each taking-part member's annual cost of running the service alone."""
+    why_alone: dict[str, str] = attrs.field(factory=dict)
+    """Why each member in `standalone` is alone, in words (`share = false`, no group
+    with it saves money, or the best plan leaves it alone)."""
 
     @property
     def annual_saving(self) -> float:
@@ -222,6 +225,8 @@ class ServiceResult:
             "groups": [g.to_dict() for g in self.groups],
             "standalone": list(self.standalone),
         }
+        if self.why_alone:
+            data["why_alone"] = dict(sorted(self.why_alone.items()))
         if self.stability is not None:
             data["stability"] = self.stability.to_dict()
         return data
@@ -313,6 +318,8 @@ class Result:
 
     consortium: str
     status: Status = attrs.field(converter=Status)
+    scenario: tuple[str, ...] = ()
+    """The consortium file's scenarios this plan was made under; () for the file alone."""
     objective: Objective = attrs.field(converter=Objective)
     gap: float | None
     """Proven relative gap to the best possible objective; 0 when optimal."""
@@ -469,6 +476,7 @@ class Result:
             **self._unadjusted(),
             **({"central_values_of": list(self.uncertain)} if self.uncertain else {}),
             **self._cash_flows(),
+            **({"scenario": list(self.scenario)} if self.scenario else {}),
             "message": self.message,
             "solver": self.solver,
             "seconds": round(self.seconds, 3),

@@ -133,6 +133,12 @@ class Consortium:
     constraints: tuple[Constraint, ...] = ()
     settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     """The `[constraints]` table as written, for rules and reports."""
+    scenario: tuple[str, ...] = ()
+    """The scenarios applied to the file, in order (`model/scenarios.py`); () for none."""
+    scenarios: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    """Every scenario the file defines, with its description."""
+    text: str = attrs.field(default="", repr=False, eq=False)
+    """The TOML it was read from, so that worker processes read the same consortium."""
 
     _members_by_id: dict[str, Member] = attrs.field(init=False, repr=False, eq=False)
     _services_by_id: dict[str, Service] = attrs.field(init=False, repr=False, eq=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, GREEN_BOOK, RAMP_U
 from sharedsvc.appraisal.distributions import Distribution
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
 from sharedsvc.errors import ConsortiumError, Problem
-from sharedsvc.model import validate
+from sharedsvc.model import scenarios, validate
 from sharedsvc.model.consortium import (
     Consortium,
     Location,
@@ -61,7 +62,11 @@ MAX_MEMBERS = 10_000
 
 
 def read_consortium(
-    path: str | Path, registry: Registry, *, settings: Settings | None = None
+    path: str | Path,
+    registry: Registry,
+    *,
+    settings: Settings | None = None,
+    scenario: Sequence[str] = (),
 ) -> Consortium:
     """Load and validate a consortium file."""
     source = str(path)
@@ -90,7 +95,9 @@ def read_consortium(
         raise ConsortiumError(
             source, [Problem("", f"expected UTF-8 text; byte {exc.start} is not valid UTF-8")]
         ) from None
-    return parse_consortium(text, source=source, registry=registry, settings=settings)
+    return parse_consortium(
+        text, source=source, registry=registry, settings=settings, scenario=scenario
+    )
 
 
 BRITISH_ISLES = ((49.0, 61.5), (-11.0, 2.5))
@@ -109,8 +116,9 @@ def parse_consortium(
     source: str = "<string>",
     registry: Registry,
     settings: Settings | None = None,
+    scenario: Sequence[str] = (),
 ) -> Consortium:
-    """Validate consortium TOML given as text."""
+    """Validate consortium TOML given as text, with the named `scenario`s applied."""
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write
     try:
         raw = tomllib.loads(text)
@@ -121,6 +129,12 @@ def parse_consortium(
             source, [Problem("", "cannot be read: its values are nested too deeply")]
         ) from None
     settings = Settings() if settings is None else settings
+    raw, defined = scenarios.split(raw, source)
+    names = tuple(n for n in scenario if n != scenarios.BASE)
+    if names:
+        raw = scenarios.apply(raw, defined, names, source)
+        suffix = f" [scenario {' + '.join(names)}]"
+        source = source if source.endswith(suffix) else source + suffix
     members = raw.get("members")
     if isinstance(members, dict) and len(members) > MAX_MEMBERS:
         raise ConsortiumError(
@@ -135,11 +149,13 @@ def parse_consortium(
             ],
         )
     try:
-        return _Loader(source, registry, settings.max_shapley_size).load(raw)
+        consortium = _Loader(source, registry, settings.max_shapley_size).load(raw)
     except RecursionError:
         raise ConsortiumError(
             source, [Problem("", "cannot be checked: its values are nested too deeply")]
         ) from None
+    described = {n: scenarios.description(defined, n) for n in defined}
+    return attrs.evolve(consortium, scenario=names, scenarios=described, text=text)
 
 
 def _numbers(values) -> tuple[float, ...]:

@@ -12,9 +12,11 @@ import io
 import json
 import unicodedata
 
+import attrs
 from tabulate import tabulate
 
 from sharedsvc.constants import Status
+from sharedsvc.report import tables
 from sharedsvc.results import Result
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -63,42 +65,62 @@ def render(result: Result, fmt: str = "table", *, years: bool = False) -> str:
     tablefmt = "github" if fmt == "markdown" else "simple"
     text = _tables(result, tablefmt)
     if years and result.solved:
-        text += "\n" + _years(result, tablefmt) + "\n"
+        flows = tables.cash_flows(result)
+        if flows is None:
+            text += "\nNo group is formed, so there are no cash flows.\n"
+        else:
+            heading = ("### " if tablefmt == "github" else "") + flows.title
+            text += "\n" + heading + "\n\n" + typed_table(flows, tablefmt) + "\n"
     return text
 
 
-def _years(result: Result, tablefmt: str) -> str:
-    """Rows: years 0..horizon; columns: each service's net cash flow, the total, the
-    total discounted and its running sum (the payback is where it turns positive)."""
-    by_service = {}
-    for service in result.services:
-        flows = [g.cash_flows for g in service.groups if g.cash_flows]
-        if flows:
-            by_service[service.service] = [sum(v) for v in zip(*flows, strict=True)]
-    discounted = [
-        sum(v)
-        for v in zip(
-            *(g.discounted for s in result.services for g in s.groups if g.discounted),
-            strict=True,
+def result_tables(result: Result) -> list[tables.Table]:
+    """Every table of a plan, for formats that hold many (a workbook's sheets)."""
+    found = [tables.summary(result)]
+    if result.solved:
+        found += [tables.groups(result), tables.members(result)]
+        flows = tables.cash_flows(result)
+        if flows is not None:
+            found.append(flows)
+        sentences = stability_sentences(result)
+        if sentences:
+            found.append(
+                tables.table(
+                    "stability", "Stability", [("finding", tables.TEXT)], [(s,) for s in sentences]
+                )
+            )
+    if result.conflicts:
+        found.append(
+            tables.table(
+                "conflicts",
+                "Why no plan exists",
+                [("conflict", tables.TEXT)],
+                [(c,) for c in result.conflicts],
+            )
         )
+    return found
+
+
+def cell(value, kind: str) -> str:
+    """One value as a person reads it: £1,234 for money, 5.0% for a fraction."""
+    if value is None:
+        return ""
+    if kind == tables.MONEY:
+        return money(value)
+    if kind == tables.PERCENT:
+        return f"{value:.1%}"
+    if kind == tables.INTEGER and isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)
+
+
+def typed_table(found: tables.Table, tablefmt: str) -> str:
+    """A `tables.Table` with each value written as `cell` says."""
+    rows = [
+        [cell(value, found.kind(r, c)) for c, value in enumerate(row)]
+        for r, row in enumerate(found.rows)
     ]
-    if not discounted:
-        return "No group is formed, so there are no cash flows."
-    rows, running = [], 0.0
-    for year, value in enumerate(discounted):
-        running += value
-        rows.append(
-            [str(year)]
-            + [money(flows[year]) for flows in by_service.values()]
-            + [
-                money(sum(flows[year] for flows in by_service.values())),
-                money(value),
-                money(running),
-            ]
-        )
-    headers = ["year", *by_service, "total", "discounted", "cumulative discounted"]
-    heading = ("### " if tablefmt == "github" else "") + "Cash flows by year (year 0 is the start)"
-    return heading + "\n\n" + _table(rows, headers, tablefmt)
+    return _table(rows, found.headers, tablefmt)
 
 
 def _heading(result: Result) -> str:
@@ -110,6 +132,17 @@ def _heading(result: Result) -> str:
     )
 
 
+TOTAL_ITEMS = (
+    "npv",
+    "annual saving",
+    "transition cost",
+    "npv before optimism bias",
+    "annual saving before optimism bias",
+    "transition cost before optimism bias",
+)
+"""The rows of `tables.summary` that the terminal's totals table shows."""
+
+
 def _tables(result: Result, tablefmt: str) -> str:
     markdown = tablefmt == "github"
     heading = ("## " if markdown else "") + printable(_heading(result))
@@ -118,65 +151,17 @@ def _tables(result: Result, tablefmt: str) -> str:
         parts += ["", printable(result.message[0].upper() + result.message[1:] + ".")]
     if not result.solved:
         return "\n".join(parts) + "\n"
-    rows = []
-    for service in result.services:
-        for group in service.groups:
-            rows.append(
-                [
-                    service.service,
-                    " + ".join(group.members),
-                    money(group.annual_saving),
-                    money(group.transition_cost),
-                    money(group.npv),
-                    {True: "yes", False: "NO", None: ""}[group.stable],
-                ]
-            )
-        if service.standalone:
-            rows.append(
-                [service.service, "alone: " + ", ".join(service.standalone), "", "", "", ""]
-            )
-    headers = ["service", "group", "annual saving", "transition", "npv", "stable"]
-    parts += ["", _table(rows, headers, tablefmt)]
-    member_rows = []
-    for m, view in result.by_member.items():
-        gain = view.gain_percent
-        member_rows.append(
-            [
-                m,
-                view.kind,
-                money(view.npv),
-                money(view.annual_saving),
-                money(view.transition_cost),
-                money(view.standalone_cost),
-                "" if gain is None else f"{gain:.1f}%",
-                "never" if view.payback_year is None else str(view.payback_year),
-            ]
-        )
-    member_headers = [
-        "member",
-        "kind",
-        "npv share",
-        "annual saving",
-        "one-off share",
-        "standalone cost",
-        "gain",
-        "payback year",
-    ]
-    parts += ["", _table(member_rows, member_headers, tablefmt)]
-    totals = result.totals
-    total_rows = [
-        ["npv", money(totals["npv"])],
-        ["annual saving", money(totals["annual_saving"])],
-        ["transition cost", money(totals["transition_cost"])],
-    ]
-    unadjusted = result.unadjusted_totals
-    if unadjusted is not None:
-        total_rows += [
-            ["npv of this plan before optimism bias", money(unadjusted.npv)],
-            ["annual saving before optimism bias", money(unadjusted.annual_saving)],
-            ["transition cost before optimism bias", money(unadjusted.transition_cost)],
-        ]
-    parts += ["", _table(total_rows, ["total", ""], tablefmt)]
+    parts += ["", typed_table(tables.groups(result), tablefmt)]
+    parts += ["", typed_table(tables.members(result), tablefmt)]
+    summary = tables.summary(result)
+    keep = [i for i, row in enumerate(summary.rows) if row[0] in TOTAL_ITEMS]
+    totals = attrs.evolve(
+        summary,
+        headers=("total", ""),
+        rows=tuple(summary.rows[i] for i in keep),
+        row_kinds=tuple(summary.row_kinds[i] for i in keep),
+    )
+    parts += ["", typed_table(totals, tablefmt)]
     sentences = stability_sentences(result)
     if sentences:
         parts += [""] + [("- " if markdown else "") + printable(x) for x in sentences]
@@ -235,7 +220,17 @@ CSV_COLUMNS = (
     "member_standalone_cost",
     "group_stable",
     "service_stable",
+    "why_alone",
+    "plan_status",
+    "plan_gap",
+    "plan_npv",
+    "plan_annual_saving",
+    "plan_transition_cost",
 )
+"""The last five repeat on every row, so a plan 15% from the optimum never reads like an
+optimal one, however the rows are filtered or pivoted."""
+
+NOT_TAKING_PART = "not taking part"
 
 
 def _flag(value: bool | None) -> str:
@@ -243,10 +238,18 @@ def _flag(value: bool | None) -> str:
 
 
 def _csv(result: Result) -> str:
-    """One row per member per service: easy to pivot in a spreadsheet."""
+    """One row per member per service: easy to pivot in a spreadsheet. A plan with no
+    groups to show (infeasible) still has one row, with its status."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    plan = [result.status.value, "" if result.gap is None else f"{result.gap:.6f}"]
+    if result.solved:
+        totals = result.totals
+        plan += [f"{totals[k]:.2f}" for k in ("npv", "annual_saving", "transition_cost")]
+    else:
+        plan += ["", "", ""]
+        writer.writerow([""] * (len(CSV_COLUMNS) - len(plan) - 1) + [result.message, *plan])
     for service in result.services:
         stable = None if service.stability is None else service.stability.stable
         for number, group in enumerate(service.groups, start=1):
@@ -267,12 +270,16 @@ def _csv(result: Result) -> str:
                         f"{service.standalone_costs.get(member, 0.0):.2f}",
                         _flag(group.stable),
                         _flag(stable),
+                        "",
+                        *plan,
                     ]
                 )
         for member in service.standalone:
             alone_cost = f"{service.standalone_costs.get(member, 0.0):.2f}"
             zeros = ["0.00"] * 6
-            writer.writerow(
-                [service.service, "", member, member, *zeros, alone_cost, "", _flag(stable)]
-            )
+            why = service.why_alone.get(member, "")
+            alone = [service.service, "", member, member, *zeros, alone_cost, ""]
+            writer.writerow([*alone, _flag(stable), why, *plan])
+        for member in tables.not_taking_part(result, service.service):
+            writer.writerow([service.service, "", member, "", *[""] * 9, NOT_TAKING_PART, *plan])
     return out.getvalue()

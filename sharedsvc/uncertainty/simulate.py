@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import attrs
 import numpy as np
@@ -188,18 +186,21 @@ _CONTEXTS: dict = {}
 """In a worker process or on a Dask worker: the plugins and consortium, built once."""
 
 
-def _remote(text, source, recipe, settings, task, plan, sequences, indices) -> list[tuple]:
+def _remote(document, source, recipe, settings, task, plan, sequences, indices) -> list[tuple]:
     """A chunk of draws away from this process: the consortium parsed once per worker
     (keyed by its text, plugins and settings), one solver thread, each draw seeded by
     its own index."""
     from sharedsvc.model.load import parse_consortium
     from sharedsvc.plugins import build_registry
 
-    key = (hash(text), source, recipe, repr(settings))
+    text, scenario = document
+    key = (hash(text), scenario, source, recipe, repr(settings))
     if key not in _CONTEXTS:
         autoload, blocked = recipe
         registry = build_registry(autoload=autoload, blocked=blocked, extra=())
-        consortium = parse_consortium(text, source=source, registry=registry, settings=settings)
+        consortium = parse_consortium(
+            text, source=source, registry=registry, settings=settings, scenario=scenario
+        )
         _CONTEXTS[key] = {
             "registry": registry,
             "consortium": consortium,
@@ -250,10 +251,10 @@ def simulate(
     if not consortium.uncertain:
         progress("no input is given as a distribution: every draw is the central plan")
     sequences = seeds(seed, draws)
-    from_file = recipe is not None and os.path.isfile(consortium.source)
+    from_file = recipe is not None and bool(consortium.text)
     if client is not None and not from_file:
         raise UsageError(
-            "a Dask cluster needs a consortium read from a file, with plugins from "
+            "a Dask cluster needs a consortium read from TOML (a file or text), with plugins from "
             "entry points (Engine.create), so that its workers can build the same"
         )
     parallel = client is None and workers > 1 and from_file
@@ -313,8 +314,8 @@ class _Runner:
                 )
                 advance(len(chunk))
             return rows
-        text = Path(self.consortium.source).read_text(encoding="utf-8")
-        shared = (text, self.consortium.source, self.recipe, self.settings, task, self.plan)
+        c = self.consortium
+        shared = ((c.text, c.scenario), c.source, self.recipe, self.settings, task, self.plan)
         with contextlib.ExitStack() as stack:
             if self.client is not None:
                 parts = max(1, len(self.client.scheduler_info()["workers"]))
