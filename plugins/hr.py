@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import Field, Participant, hookimpl
+from sharedsvc import Field, Indicator, Measure, Participant, Peers, hookimpl
 from sharedsvc_plugins._groups import (
     ArrayCostModel,
     beyond_the_largest,
@@ -128,11 +128,52 @@ class HR(ArrayCostModel):
         coordination_field(50_000.0),
     )
 
+    indicators = (
+        Indicator(
+            name="cost per employee",
+            unit="pounds per employee",
+            per="employees",
+            description="the cost of HR and payroll administration over the employees served",
+            peers=(
+                Peers(
+                    source="XpertHR, HR roles and responsibilities 2016 survey: key metrics",
+                    population="535 UK organisations, all sectors, HR running cost per "
+                    "employee, 2016 (the model's cost also holds payroll)",
+                    median=636.0,
+                    mean=1058.0,
+                ),
+                Peers(
+                    source="XpertHR, HR Roles and Responsibilities 2013 Benchmarking Survey",
+                    population="297 UK organisations, all sectors, HR activity budget per "
+                    "employee, 2013 (a broader measure than running cost)",
+                    best_quartile=625.0,
+                    median=1312.0,
+                    worst_quartile=2500.0,
+                    mean=3114.05,
+                ),
+            ),
+        ),
+        Indicator(
+            name="cost per payslip",
+            unit="pounds per payslip",
+            description="the whole service's cost over the payslips issued (no published "
+            "council figure; for comparing members only)",
+        ),
+    )
+
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
         f = participant.fields
         if f["annual_cost"] is not None:
             return float(f["annual_cost"])
         return f["employees"] * params["employee_cost"] + f["payslips"] * params["payslip_cost"]
+
+    def measure(self, participant: Participant, params: Mapping[str, Any]) -> dict:
+        f = participant.fields
+        cost = self.standalone_cost(participant, params)
+        return {
+            "cost per employee": Measure(cost / f["employees"], f["employees"]),
+            "cost per payslip": Measure(cost / f["payslips"]),
+        }
 
     def arrays(self, participants, params) -> tuple:
         employees = np.array([p.fields["employees"] for p in participants], dtype=float)

@@ -30,7 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import CostModel, Field, FlatGroups, GroupPrices, Participant, hookimpl
+from sharedsvc import (
+    CostModel,
+    Field,
+    FlatGroups,
+    GroupPrices,
+    Indicator,
+    Measure,
+    Participant,
+    hookimpl,
+)
 
 
 class Scale(CostModel):
@@ -81,8 +90,21 @@ class Scale(CostModel):
         ),
     )
 
+    indicators = (
+        Indicator(
+            name="unit cost",
+            unit="pounds per unit of volume",
+            per="units of volume",
+            description="the service's cost over its volume (compared between members only)",
+        ),
+    )
+
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
         return float(participant.fields["annual_cost"])
+
+    def measure(self, participant: Participant, params: Mapping[str, Any]) -> dict:
+        volume = participant.fields["volume"]
+        return {"unit cost": Measure(self.standalone_cost(participant, params) / volume, volume)}
 
     def group_running_cost(
         self, participants: Sequence[Participant], params: Mapping[str, Any]

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsvc import Field, Participant, hookimpl
+from sharedsvc import Field, Indicator, Measure, Participant, Peers, hookimpl
 from sharedsvc_plugins._groups import (
     ArrayCostModel,
     beyond_the_largest,
@@ -143,11 +143,50 @@ class SENTransport(ArrayCostModel):
             ]
         return []
 
+    indicators = (
+        Indicator(
+            name="cost per pupil",
+            unit="pounds per pupil transported a year",
+            per="pupils",
+            description="the service's cost over the pupils transported",
+            peers=(
+                Peers(
+                    source="National Audit Office, Home to school transport (October 2025)",
+                    population="English councils, 2023-24: the average cost of transport for "
+                    "a child with SEND (£1,526 for mainstream transport)",
+                    mean=8116.0,
+                ),
+                Peers(
+                    source="Department for Education, Home to school transport: local "
+                    "authority data collection 2025-26 (explore-education-statistics)",
+                    population="145 English councils, pre-16 SEND, 2025-26 forecasts; by "
+                    "mode: public transport pass £900, in-house fleet £7,600, contracted "
+                    "bus £7,000, taxi or private hire £10,700",
+                    mean=8800.0,
+                ),
+            ),
+        ),
+        Indicator(
+            name="pupils per route",
+            unit="pupils per route",
+            higher_is_better=True,
+            description="how full the routes run",
+        ),
+    )
+
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
         f = participant.fields
         if f["annual_cost"] is not None:
             return float(f["annual_cost"])
         return f["pupils"] * params["cost_per_pupil"]
+
+    def measure(self, participant: Participant, params: Mapping[str, Any]) -> dict:
+        f = participant.fields
+        cost = self.standalone_cost(participant, params)
+        return {
+            "cost per pupil": Measure(cost / f["pupils"], f["pupils"]),
+            "pupils per route": Measure(f["pupils"] / f["routes"]),
+        }
 
     def arrays(self, participants, params) -> tuple:
         lat = np.array([p.member.location.lat for p in participants])

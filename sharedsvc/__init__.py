@@ -42,6 +42,7 @@ from sharedsvc.model.fields import Field
 from sharedsvc.pricing.candidates import Candidate
 from sharedsvc.pricing.costmodel import CostModel, GroupPrices
 from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.pricing.indicators import Indicator, Measure, Peers
 from sharedsvc.results import GroupResult, MemberResult, Result, RunStats, ServiceResult
 from sharedsvc.rules import (
     Column,
@@ -109,9 +110,11 @@ __all__ = [
     "FlatGroups",
     "GroupPrices",
     "GroupResult",
+    "Indicator",
     "Interrupted",
     "LinearRow",
     "Location",
+    "Measure",
     "Member",
     "MemberResult",
     "ModelView",
@@ -120,6 +123,7 @@ __all__ = [
     "ParseContext",
     "Participant",
     "Participation",
+    "Peers",
     "PluginError",
     "Problem",
     "Result",

@@ -261,9 +261,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, scenario
     if fmt == "xlsx":
         _deliver_workbook(result_tables(result), output)
     elif fmt == "html":
-        from sharedsvc.report.html import render_html
-
-        _deliver(render_html(result, consortium, registry=engine.registry), output)
+        _deliver(_report(engine, consortium, result), output)
     else:
         _deliver(render(result, fmt, years=years), output)
     if not result.solved:
@@ -397,6 +395,97 @@ def validate(file, scenario):
         f"{counted(len(consortium.services), 'service')} ({services}), {constraints}"
         f"{scenarios}\n"
     )
+
+
+def _report(engine: Engine, consortium, result) -> str:
+    """The HTML report: the plan, and the benchmark of the members' unit costs."""
+    from sharedsvc.benchmarking import benchmark as measure
+    from sharedsvc.report.benchmark import benchmark_tables
+    from sharedsvc.report.html import render_html, tables_html
+
+    found = measure(consortium, engine.registry)
+    sections = (
+        [("Benchmark: unit costs against members and peers", tables_html(benchmark_tables(found)))]
+        if found
+        else []
+    )
+    return render_html(result, consortium, sections=sections, registry=engine.registry)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The HTML file to write (atomically).",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after SECONDS with the best plan and its proven gap.",
+)
+@_scenario_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def report(file, output, time_limit, scenario, quiet):
+    """Optimise FILE and write one self-contained HTML page for a committee: a map of
+    the members coloured by group for every service, bars of npv by service and member,
+    each member's figures, stability, the cash flows, the benchmark of unit costs and
+    every assumption with its source. It loads nothing from the network and prints on
+    A4 from the browser.
+
+    \b
+    Example:
+      sharedsvc report consortia/south-east-london.toml -o report.html
+    """
+    _check_output(file, output)
+    engine = _engine()
+    consortium = engine.load(file, scenario=_names(scenario))
+    result = engine.optimise(
+        consortium,
+        time_limit=time_limit,
+        progress=_progress(quiet),
+        stop=click.get_current_context().meta[STOP_KEY],
+    )
+    _deliver(_report(engine, consortium, result), output)
+    if not result.solved:
+        click.echo(f"error: {printable(result.message)}", err=True)
+        sys.exit(1)
+
+
+BENCHMARK_FORMATS = (*FORMATS, "xlsx")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_format_and_output(BENCHMARK_FORMATS)
+@_scenario_option
+def benchmark(file, fmt, output, scenario):
+    """Rank FILE's members on each service's unit costs and indicators (cost per
+    transaction, per employee, per case, per pupil; the share made electronically...)
+    against each other and against the published peer figures each cost model ships,
+    with the yearly saving if a member moved to the median or the top quartile.
+
+    \b
+    Examples:
+      sharedsvc benchmark consortia/london.toml
+      sharedsvc benchmark consortia/london.toml -o benchmark.xlsx
+    """
+    from sharedsvc.benchmarking import benchmark as measure
+    from sharedsvc.report.benchmark import benchmark_tables
+    from sharedsvc.report.benchmark import render as render_benchmark
+
+    fmt = _chosen_format(fmt, output, BENCHMARK_FORMATS)
+    _check_output(file, output)
+    engine = _engine()
+    consortium = engine.load(file, scenario=_names(scenario))
+    found = measure(consortium, engine.registry)
+    if fmt == "xlsx":
+        _deliver_workbook(benchmark_tables(found), output)
+    else:
+        _deliver(render_benchmark(consortium.name, found, fmt), output)
 
 
 COMPARE_FORMATS = (*FORMATS, "xlsx")

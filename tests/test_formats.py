@@ -39,6 +39,7 @@ def plan():
         ("plan.csv", lambda text: text.startswith("service,group,member,")),
         ("plan.md", lambda text: text.startswith("## ") and "|---" in text),
         ("plan.txt", lambda text: "-------------" in text),
+        ("plan.html", lambda text: text.lstrip().lower().startswith("<!doctype html>")),
     ],
 )
 def test_the_output_name_picks_the_format(tmp_path, name, check):

@@ -180,3 +180,10 @@ def test_simulate_sends_the_scenario_to_worker_processes():
 def test_a_scenario_error_is_a_consortium_error(engine):
     with pytest.raises(ConsortiumError, match="unknown scenario 'nope'"):
         engine.load(SEL, scenario=["nope"])
+
+
+def test_golden_comparison():
+    result = run("compare", SEL, "--scenario", "with_nhs", "--scenario", "no_bromley", "-q")
+    assert result.exit_code == 0, result.stderr
+    golden = ROOT / "tests" / "golden" / "compare-south-east-london.txt"
+    assert result.stdout == golden.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ import numpy as np
 
 from sharedsvc.model.consortium import Participant
 from sharedsvc.model.fields import Field
+from sharedsvc.pricing.indicators import Indicator, Measure
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +47,14 @@ class CostModel:
     summary: ClassVar[str] = ""
     member_fields: ClassVar[tuple[Field, ...]] = ()
     parameters: ClassVar[tuple[Field, ...]] = ()
+    indicators: ClassVar[tuple[Indicator, ...]] = ()
+    """What `measure` reports about each member, for `sharedsvc benchmark`: unit costs
+    (with the volume they are per) and other indicators, with peer figures and sources."""
+
+    def measure(self, participant: Participant, params: Mapping[str, Any]) -> Mapping[str, Measure]:
+        """This member's value of each declared indicator, by name (an indicator it
+        cannot measure is left out). The default measures nothing."""
+        return {}
 
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
         """Pounds a year this member spends on the service alone."""

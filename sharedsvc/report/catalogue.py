@@ -12,12 +12,14 @@ import json
 import sys
 from typing import Any
 
+import attrs
 from tabulate import tabulate
 
 from sharedsvc.errors import UsageError
 from sharedsvc.model.fields import REQUIRED, Field
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing.costmodel import CostModel
+from sharedsvc.pricing.indicators import Indicator
 
 FORMATS = ("table", "json", "markdown")
 
@@ -51,6 +53,26 @@ def _field(f: Field) -> dict[str, Any]:
     }
 
 
+def _indicator(i: Indicator) -> dict[str, Any]:
+    return {
+        "name": i.name,
+        "unit": i.unit,
+        "better": "higher" if i.higher_is_better else "lower",
+        "per": i.per,
+        "description": i.description,
+        "peers": [attrs.asdict(p) for p in i.peers],
+    }
+
+
+def _peer_text(peers: dict[str, Any]) -> str:
+    figures = ", ".join(
+        f"{label.replace('_', ' ')} {value:,.2f}"
+        for label in ("best_quartile", "median", "worst_quartile", "mean", "best")
+        if (value := peers[label]) is not None
+    )
+    return f"{figures} ({peers['population']}): {peers['source']}"
+
+
 def describe(registry: Registry) -> dict[str, Any]:
     return {
         "plugins": [
@@ -71,6 +93,7 @@ def describe(registry: Registry) -> dict[str, Any]:
                 "documentation": documentation(model),
                 "member_fields": [_field(f) for f in model.member_fields],
                 "parameters": [_field(f) for f in model.parameters],
+                "indicators": [_indicator(i) for i in model.indicators],
             }
             for name, model in sorted(registry.cost_models.items())
         },
@@ -150,6 +173,20 @@ def _model(name: str, model: dict[str, Any], markdown: bool, full: bool) -> list
             table = _table(rows, ["name", "expects", "default", "source / meaning"], markdown)
             out += [table if markdown else "\n".join("    " + line for line in table.splitlines())]
             out += [""]
+    if model.get("indicators"):
+        rows = [
+            [
+                i["name"],
+                i["unit"],
+                i["better"],
+                "; ".join(_peer_text(p) for p in i["peers"]) or "none published: members only",
+            ]
+            for i in model["indicators"]
+        ]
+        out += ["### Benchmark indicators" if markdown else "  benchmark indicators:", ""]
+        table = _table(rows, ["indicator", "unit", "better", "peer figures (source)"], markdown)
+        out += [table if markdown else "\n".join("    " + line for line in table.splitlines())]
+        out += [""]
     return out
 
 

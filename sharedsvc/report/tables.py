@@ -13,6 +13,8 @@ import attrs
 from sharedsvc.results import Result
 
 MONEY = "money"
+UNIT_COST = "unit cost"
+"""Pounds per unit: shown with pence (£3.41), not rounded to the pound."""
 PERCENT = "percent"
 """A fraction (0.05 is 5%)."""
 TEXT = "text"
@@ -31,12 +33,17 @@ class Table:
     kinds: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
     row_kinds: tuple[str | None, ...] | None = None
-    """For tables whose first column names what each row holds (a summary): the kind of
-    every value in that row, or None to keep the columns' kinds."""
+    """For tables whose rows hold values of different kinds (a summary; a benchmark of
+    costs and shares): each row's kind for the `row_kind_columns`, or None to keep the
+    columns' kinds."""
+    row_kind_columns: tuple[int, ...] | None = None
+    """The columns `row_kinds` applies to; None for every column but the first."""
 
     def kind(self, row: int, column: int) -> str:
-        if self.row_kinds is not None and column > 0 and self.row_kinds[row] is not None:
-            return self.row_kinds[row]
+        if self.row_kinds is not None and self.row_kinds[row] is not None:
+            columns = self.row_kind_columns
+            if (column > 0) if columns is None else (column in columns):
+                return self.row_kinds[row]
         return self.kinds[column]
 
 

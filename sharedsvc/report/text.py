@@ -107,10 +107,14 @@ def cell(value, kind: str) -> str:
         return ""
     if kind == tables.MONEY:
         return money(value)
+    if kind == tables.UNIT_COST:
+        return f"£{value:,.2f}"
     if kind == tables.PERCENT:
         return f"{value:.1%}"
     if kind == tables.INTEGER and isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if kind == tables.NUMBER and isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
 
 

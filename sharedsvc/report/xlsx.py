@@ -12,6 +12,7 @@ from sharedsvc.report.tables import Table
 
 NUMBER_FORMATS = {
     tables.MONEY: '"£"#,##0;-"£"#,##0',
+    tables.UNIT_COST: '"£"#,##0.00',
     tables.PERCENT: "0.0%",
     tables.INTEGER: "0",
     tables.NUMBER: "#,##0.00",
