@@ -488,6 +488,96 @@ def benchmark(file, fmt, output, scenario):
         _deliver(render_benchmark(consortium.name, found, fmt), output)
 
 
+EXPLAIN_FORMATS = (*FORMATS, "xlsx")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--member", required=True, metavar="ID", help="The member to explain.")
+@click.option("--service", metavar="ID", help="Only this service (default: every one).")
+@click.option(
+    "--with",
+    "together_with",
+    multiple=True,
+    metavar="ID",
+    help="Why not with this member? Repeat for several.",
+)
+@click.option(
+    "--alternatives",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="How many of the best other groups to show, each solved exactly.",
+)
+@click.option(
+    "--max-solves",
+    type=click.IntRange(1, 10_000),
+    default=40,
+    show_default=True,
+    help="Most forced plans to re-optimise per service before saying what is left unproven.",
+)
+@click.option(
+    "--no-relax",
+    is_flag=True,
+    help="Skip re-optimising with each constraint relaxed by one unit.",
+)
+@_format_and_output(EXPLAIN_FORMATS)
+@_scenario_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def explain(
+    file,
+    member,
+    service,
+    together_with,
+    alternatives,
+    max_solves,
+    no_relax,
+    fmt,
+    output,
+    scenario,
+    quiet,
+):
+    """Why MEMBER is in its group or alone: the best other groups containing it (and the
+    --with members) with the exact npv of the best plan that has each (re-optimised with
+    the group forced in), what made each worse or what forbids it, and the constraints
+    that bind the plan with what relaxing each by one unit is worth.
+
+    \b
+    Examples:
+      sharedsvc explain consortia/south-east-london.toml --member greenwich
+      sharedsvc explain consortia/south-east-london.toml --member bexley --service hr \\
+          --with greenwich
+    """
+    from sharedsvc.report.whynot import explanation_tables
+    from sharedsvc.report.whynot import render as render_explanation
+    from sharedsvc.whynot import explain_member
+
+    fmt = _chosen_format(fmt, output, EXPLAIN_FORMATS)
+    _check_output(file, output)
+    engine = _engine()
+    consortium = engine.load(file, scenario=_names(scenario))
+    found = explain_member(
+        consortium,
+        engine.registry,
+        engine.settings,
+        member,
+        service=service,
+        together_with=together_with,
+        alternatives=alternatives,
+        max_solves=max_solves,
+        relax=not no_relax,
+        progress=_progress(quiet),
+        stop=click.get_current_context().meta[STOP_KEY],
+    )
+    if fmt == "xlsx":
+        _deliver_workbook(explanation_tables(found), output)
+    else:
+        _deliver(render_explanation(found, fmt), output)
+    if not found.services and found.notes:
+        click.echo(f"error: {printable(found.notes[0])}", err=True)
+        sys.exit(1)
+
+
 COMPARE_FORMATS = (*FORMATS, "xlsx")
 
 

@@ -202,14 +202,19 @@ class Reference:
             for c in itertools.combinations(members, k)
         )
 
-    def best(self, stable: bool = False) -> float | None:
+    def best(
+        self, stable: bool = False, forced: tuple[str, tuple[str, ...]] | None = None
+    ) -> float | None:
         """The optimal objective value, or None when no plan is feasible; with `stable`,
-        among plans that no coalition blocks."""
+        among plans that no coalition blocks; with `forced` (service, group), among plans
+        that form exactly that group for that service."""
         options = {}
         for s in self.services:
             valid = []
             for partition in partitions(self.sharers(s)):
                 blocks = [tuple(sorted(b)) for b in partition]
+                if forced is not None and forced[0] == s and forced[1] not in blocks:
+                    continue
                 if all(self.group_allowed(s, b) for b in blocks) and (
                     not stable or self.stable(s, blocks)
                 ):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,8 +117,11 @@ def parse_consortium(
     registry: Registry,
     settings: Settings | None = None,
     scenario: Sequence[str] = (),
+    change: Mapping[str, Any] | None = None,
 ) -> Consortium:
-    """Validate consortium TOML given as text, with the named `scenario`s applied."""
+    """Validate consortium TOML given as text, with the named `scenario`s applied, then
+    `change`: a scenario's body given in code (`sharedsvc explain` relaxes constraints
+    with it)."""
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write
     try:
         raw = tomllib.loads(text)
@@ -135,6 +138,8 @@ def parse_consortium(
         raw = scenarios.apply(raw, defined, names, source)
         suffix = f" [scenario {' + '.join(names)}]"
         source = source if source.endswith(suffix) else source + suffix
+    if change:
+        raw = scenarios.apply(raw, {"(change)": dict(change)}, ["(change)"], source)
     members = raw.get("members")
     if isinstance(members, dict) and len(members) > MAX_MEMBERS:
         raise ConsortiumError(
