@@ -101,6 +101,11 @@ class ArrayCostModel(CostModel):
         """Non-cash value a year (fraud detected, costs avoided); None means none."""
         return None
 
+    def running_parts(self, participants, params) -> dict[str, float]:
+        """The coordination cost every built-in model adds per pair of partners."""
+        k = len(participants)
+        return {"coordination": params["coordination_cost"] * pairs(k)}
+
     def _one(self, method, participants, params) -> float:
         members = np.arange(len(participants))[None, :]
         value = method(self.arrays(participants, params), members, params)

@@ -102,6 +102,10 @@ class Scale(CostModel):
     def standalone_cost(self, participant: Participant, params: Mapping[str, Any]) -> float:
         return float(participant.fields["annual_cost"])
 
+    def running_parts(self, participants, params) -> dict[str, float]:
+        k = len(participants)
+        return {"coordination": params["coordination_cost"] * k * (k - 1) / 2}
+
     def measure(self, participant: Participant, params: Mapping[str, Any]) -> dict:
         volume = participant.fields["volume"]
         return {"unit cost": Measure(self.standalone_cost(participant, params) / volume, volume)}

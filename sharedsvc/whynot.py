@@ -38,6 +38,7 @@ from sharedsvc.pricing.candidates import (
     make_candidates,
     service_candidates,
 )
+from sharedsvc.pricing.pricer import amount_problem
 from sharedsvc.results import Result
 from sharedsvc.rules import Constraint
 from sharedsvc.settings import Settings
@@ -359,6 +360,20 @@ class _Explainer:
             why=self.why_worse(c, difference, broken),
         )
 
+    def parts(self, c: Candidate) -> dict[str, float]:
+        """The cost model's named parts of the group's running cost (checked numbers)."""
+        pricer = self.pricers[c.service]
+        people = [pricer.participants[i] for i in c.indices]
+        try:
+            found = dict(pricer.model.running_parts(people, pricer.service.parameters))
+        except Exception as exc:
+            raise pricer._fail(f"raised {type(exc).__name__}: {exc} in running_parts") from exc
+        for name, value in found.items():
+            problem = amount_problem(value, 0.0)
+            if problem is not None:
+                raise pricer._fail(f"gave running part {name!r} as {problem}")
+        return {name: float(value) for name, value in found.items() if value}
+
     def why_worse(self, c: Candidate, difference: float, broken) -> str:
         group = " + ".join(c.members)
         own = c.value(self.objective)
@@ -369,7 +384,14 @@ class _Explainer:
             f"(npv {_money(c.npv)})"
         )
         if own <= 0:
-            return f"{group} {figures}: it is worth nothing on its own"
+            parts = self.parts(c)
+            if c.annual_saving <= 0 and parts:
+                named = "; ".join(f"{n} cost {_money(v)} a year" for n, v in parts.items())
+                rest = c.annual_saving + sum(parts.values())
+                return f"{group}: {named} outweighs the rest of its saving, {_money(rest)} a year"
+            if c.annual_saving <= 0:
+                return f"{group} {figures}: sharing costs more than its members alone"
+            return f"{group} {figures}: the one-off cost outweighs the savings over the horizon"
         if broken:
             apart = "; ".join(" + ".join(g) for g in broken)
             return (

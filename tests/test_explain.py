@@ -251,3 +251,23 @@ def test_the_workbook_holds_the_json_figures(tmp_path):
     assert [r[2] for r in rows] == [" + ".join(a["members"]) for a in listed]
     for row, alternative in zip(rows, listed, strict=True):
         assert row[3] == pytest.approx(alternative["value"], abs=0.01)
+
+
+def test_a_group_that_loses_money_says_which_cost_outweighs_the_saving(engine):
+    """Two equal members, b = 0.95: the pooled saving is 2,000,000 x (1 - 2 ** -0.05) =
+    £68,127 a year, against £90,000 of coordination."""
+    data = {
+        "services": {"s": {"model": "scale", "scale_exponent": 0.95, "coordination_cost": 90000.0}},
+        "members": {m: {"services": {"s": {"volume": 1000, "annual_cost": 1e6}}} for m in "ab"},
+    }
+    consortium = engine.parse(dumps(data))
+    found = explain_member(
+        consortium, engine.registry, engine.settings, "a", together_with=["b"], relax=False
+    )
+    (s,) = found.services
+    assert s.why_alone == "no group with it saves money"
+    saving = round(2_000_000 * (1 - 2**-0.05))
+    assert s.requested.why == (
+        f"a + b: coordination cost £90,000 a year outweighs the rest of its saving, "
+        f"£{saving:,} a year"
+    )
