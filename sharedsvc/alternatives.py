@@ -4,6 +4,7 @@ relaxing each constraint by one unit is worth. Values only; `whynot.py` finds th
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -19,7 +20,10 @@ class Alternative:
     """The whole plan's objective with this group forced in; None when no plan can
     have it (`forbidden_by` says why)."""
     difference: float | None
-    """`value` minus the plan's objective (never above zero)."""
+    """`value` minus the plan's objective (never above zero when exact)."""
+    at_most: float | None = None
+    """When the forced plan was not proven optimal in the time given: the most it could
+    be worth (`math.inf` when unknown). None when `value` is exact."""
     annual_saving: float | None = None
     transition_cost: float | None = None
     npv: float | None = None
@@ -38,6 +42,10 @@ class Alternative:
             "service": self.service,
             "members": list(self.members),
             "value": pounds(self.value),
+            "exact": self.at_most is None,
+            "at_most": None
+            if self.at_most is None or math.isinf(self.at_most)
+            else pounds(self.at_most),
             "difference": pounds(self.difference),
             "group": {
                 "annual_saving": pounds(self.annual_saving),

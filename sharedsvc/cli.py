@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+import attrs
 import click
 
 from sharedsvc import __version__
@@ -517,6 +518,14 @@ EXPLAIN_FORMATS = (*FORMATS, "xlsx")
     help="Most forced plans to re-optimise per service before saying what is left unproven.",
 )
 @click.option(
+    "--solve-seconds",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Time for each forced plan (default 10; 0 for no limit): past it, its value is "
+    "given with the most it could be worth.",
+)
+@click.option(
     "--no-relax",
     is_flag=True,
     help="Skip re-optimising with each constraint relaxed by one unit.",
@@ -531,6 +540,7 @@ def explain(
     together_with,
     alternatives,
     max_solves,
+    solve_seconds,
     no_relax,
     fmt,
     output,
@@ -556,10 +566,13 @@ def explain(
     _check_output(file, output)
     engine = _engine()
     consortium = engine.load(file, scenario=_names(scenario))
+    settings = engine.settings
+    if solve_seconds is not None:
+        settings = attrs.evolve(settings, explain_seconds=solve_seconds)
     found = explain_member(
         consortium,
         engine.registry,
-        engine.settings,
+        settings,
         member,
         service=service,
         together_with=together_with,

@@ -339,6 +339,7 @@ def optimise(
         discount_rate=consortium.discount_rate,
         status=Status.OPTIMAL if optimal else Status.FEASIBLE,
         gap=gap,
+        bound=None if math.isinf(bound) or gap is None else bound,
         services=services,
         members=members,
         unfinished=unfinished,

@@ -320,6 +320,8 @@ class Result:
     status: Status = attrs.field(converter=Status)
     scenario: tuple[str, ...] = ()
     """The consortium file's scenarios this plan was made under; () for the file alone."""
+    bound: float | None = None
+    """No plan is worth more than this (in the objective's units); None when unknown."""
     objective: Objective = attrs.field(converter=Objective)
     gap: float | None
     """Proven relative gap to the best possible objective; 0 when optimal."""

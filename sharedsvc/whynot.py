@@ -26,7 +26,7 @@ import numpy as np
 
 from sharedsvc import pipeline
 from sharedsvc.alternatives import Alternative, Explanation, Relaxed, ServiceExplanation
-from sharedsvc.constants import Objective
+from sharedsvc.constants import Objective, Status
 from sharedsvc.errors import SharedsvcError, TooLargeError, UsageError
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.model.load import parse_consortium
@@ -163,6 +163,7 @@ class _Explainer:
         self.plan_value = _value(plan, self.objective)
         self.pricers = pipeline.make_pricers(consortium, registry, settings)
         self.solved: dict[tuple[str, tuple[str, ...]], float | None] = {}
+        self.ceilings: dict[tuple[str, tuple[str, ...]], float | None] = {}
         self.allowed: dict[str, list[Candidate]] = {}
 
     def candidates(self, service: str) -> list[Candidate]:
@@ -186,29 +187,52 @@ class _Explainer:
     def forced_value(self, service: str, members: tuple[str, ...]) -> float | None:
         """The whole plan's objective with exactly this group in `service`; None when no
         plan can have it. Only the service's block is re-optimised: the other blocks'
-        plans cannot change."""
+        plans cannot change. Within `Settings.explain_seconds` it is exact; past them it
+        is the best plan found, and `ceiling` says how much more it could be."""
         key = (service, members)
         if key not in self.solved:
             block = self.block(service)
-            rest = self.plan_value - self.block_value(self.plan, block)
+            offset = self.plan_value - self.block_value(self.plan, block)
+            c = self.consortium
             if self.separable(service, block):
-                around = self.around(service, members)
-                self.solved[key] = None if around is None else rest + around
+                result = self.around(service, members)
+                (group,) = [x for x in self.candidates(service) if x.members == members]
+                offset += group.value(self.objective)
             else:
-                c = self.consortium
                 forced = attrs.evolve(
                     c,
                     services=tuple(s for s in c.services if s.id in block),
                     participations=tuple(p for p in c.participations if p.service in block),
                     constraints=(*c.constraints, Forced(service, members)),
                 )
-                result = pipeline.optimise(
-                    forced, self.registry, self.settings, progress=pipeline.quiet, stop=self.stop
-                )
-                value = rest + self.block_value(result, block) if result.solved else None
-                self.solved[key] = value
-            self.progress(f"{service}: with {' + '.join(members)} forced in, solved")
+                result = self.solve(forced)
+            value = ceiling = None
+            if result.solved:
+                value = offset + self.block_value(result, block)
+                ceiling = value
+                if result.status != Status.OPTIMAL:
+                    ceiling = math.inf if result.bound is None else offset + result.bound
+            self.solved[key] = value
+            self.ceilings[key] = ceiling
+            proven = "" if ceiling == value else " (not proven in the time given)"
+            self.progress(f"{service}: with {' + '.join(members)} forced in, solved{proven}")
         return self.solved[key]
+
+    def ceiling(self, service: str, members: tuple[str, ...]) -> float | None:
+        """The most the plan with this group forced in could be worth (its value when
+        proven); None when no plan can have it."""
+        self.forced_value(service, members)
+        return self.ceilings[(service, members)]
+
+    def solve(self, consortium: Consortium) -> Result:
+        limit = self.settings.explain_seconds or None
+        return pipeline.optimise(
+            consortium,
+            self.registry,
+            attrs.evolve(self.settings, time_limit=limit),
+            progress=pipeline.quiet,
+            stop=self.stop,
+        )
 
     def separable(self, service: str, block: Sequence[str]) -> bool:
         """True when the service is solved alone and no row ties its groups together:
@@ -219,10 +243,10 @@ class _Explainer:
             set(c.linked_services([service])) & {service} for c in self.consortium.constraints
         )
 
-    def around(self, service: str, members: tuple[str, ...]) -> float | None:
-        """G's own value plus the best plan of the service's other sharers: each member of
-        G is taken out of the sharing (share = false), which is what forcing G leaves for
-        the rest. The smaller problem is pruned and solved as any plan is."""
+    def around(self, service: str, members: tuple[str, ...]) -> Result:
+        """The best plan of the service's other sharers: each member of G is taken out of
+        the sharing (share = false), which is what forcing G leaves for the rest. The
+        smaller problem is pruned and solved as any plan is."""
         c = self.consortium
         out = set(members)
         participations = tuple(
@@ -230,14 +254,9 @@ class _Explainer:
             for p in c.participations
             if p.service == service
         )
-        others = attrs.evolve(c, services=(c.service(service),), participations=participations)
-        result = pipeline.optimise(
-            others, self.registry, self.settings, progress=pipeline.quiet, stop=self.stop
+        return self.solve(
+            attrs.evolve(c, services=(c.service(service),), participations=participations)
         )
-        if not result.solved:
-            return None
-        (group,) = [x for x in self.candidates(service) if x.members == members]
-        return group.value(self.objective) + self.block_value(result, [service])
 
     def block_value(self, result: Result, block: Sequence[str]) -> float:
         return sum(_service_value(result.service(s), self.objective) for s in block)
@@ -299,6 +318,13 @@ class _Explainer:
                 exact.append((value, c))
         exact.sort(key=lambda pair: (-pair[0], pair[1].members))
         listed = tuple(self.alternative(service, c, v) for v, c in exact[:count])
+        if len(listed) == count:  # a solved group past the time limit might still beat them
+            last = listed[-1].value
+            unproven = [self.ceiling(service, c.members) for _, c in exact[count:]] + [
+                a.at_most for a in listed if a.at_most is not None
+            ]
+            proven = proven and all(u is None or u <= last + TOLERANCE for u in unproven)
+        proven = proven and all(a.at_most is None for a in listed)
         requested = None
         if together_with or len(wanted) > 1:
             requested = self.requested(service, wanted, group, allowed)
@@ -348,10 +374,12 @@ class _Explainer:
             if set(g.members) & set(c.members) and g.members != c.members
         )
         difference = value - self.plan_value
+        ceiling = self.ceiling(service, c.members)
         return Alternative(
             service=service,
             members=c.members,
             value=value,
+            at_most=None if ceiling is None or ceiling <= value + TOLERANCE else ceiling,
             difference=difference,
             annual_saving=c.annual_saving,
             transition_cost=c.transition_cost,
@@ -516,8 +544,9 @@ def _relaxations(consortium, registry, settings, plan, progress, stop):
                 scenario=consortium.scenario,
                 change=body,
             )
+            limited = attrs.evolve(settings, time_limit=settings.explain_seconds or None)
             result = pipeline.optimise(
-                relaxed, registry, settings, progress=pipeline.quiet, stop=stop
+                relaxed, registry, limited, progress=pipeline.quiet, stop=stop
             )
         except TooLargeError as exc:
             yield Relaxed(
@@ -531,8 +560,15 @@ def _relaxations(consortium, registry, settings, plan, progress, stop):
             yield Relaxed(path=path, change=change, value=None, gain=None, note=result.message)
             continue
         value = _value(result, consortium.objective)
-        note = "" if result.status.value == "optimal" else f"gap {result.gap}"
-        yield Relaxed(path=path, change=change, value=value, gain=value - plan_value, note=note)
+        if result.status == Status.OPTIMAL:
+            yield Relaxed(path=path, change=change, value=value, gain=value - plan_value)
+        elif result.gap is None or result.unfinished:
+            note = "not solved in the time given (--solve-seconds)"
+            yield Relaxed(path=path, change=change, value=None, gain=None, note=note)
+        else:  # relaxing never lowers the optimum: the plan found is a lower bound
+            gain = max(0.0, value - plan_value)
+            note = f"not proven in the time given (gap {result.gap:.2%}): worth at least this"
+            yield Relaxed(path=path, change=change, value=value, gain=gain, note=note)
 
 
 def _steps(table: Mapping[str, Any]):

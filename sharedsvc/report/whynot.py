@@ -19,6 +19,10 @@ def alternatives_table(explanation: Explanation) -> tables.Table:
         listed = list(s.alternatives) + ([s.requested] if s.requested is not None else [])
         for a in listed:
             kind = "asked" if a is s.requested else "alternative"
+            why = a.why
+            if a.at_most is not None:
+                most = "unknown" if a.at_most == float("inf") else money(a.at_most)
+                why = f"not proven in the time given: at most {most}; " + why
             rows.append(
                 (
                     s.service,
@@ -29,7 +33,7 @@ def alternatives_table(explanation: Explanation) -> tables.Table:
                     a.annual_saving,
                     a.transition_cost,
                     a.npv,
-                    a.why,
+                    why,
                 )
             )
     return tables.table(
