@@ -32,6 +32,14 @@ Defaults and their sources:
   than advisory HR work. Replace with your own evidence.
 - `migration_cost_per_employee` £40, `programme_cost` £100,000 per partner and
   `coordination_cost` £50,000 a year per pair: planning assumptions.
+
+Peer figures for `sharedsvc benchmark` (cost per employee): XpertHR's 2016 survey
+above (HR running cost per employee: median £636, mean £1,058), and XpertHR's "HR
+Roles and Responsibilities 2013 Benchmarking Survey" (297 UK organisations, about
+216,000 employees; HR activity budget per employee: lower quartile £625, median £1,312,
+upper quartile £2,500, mean £3,114.05). Both measure HR alone, and the 2013 figure a
+broader budget, while a member's cost here holds HR and payroll: members are placed
+against them, but no saving is estimated from them.
 """
 
 from __future__ import annotations
@@ -141,6 +149,7 @@ class HR(ArrayCostModel):
                     "employee, 2016 (the model's cost also holds payroll)",
                     median=636.0,
                     mean=1058.0,
+                    comparable=False,
                 ),
                 Peers(
                     source="XpertHR, HR Roles and Responsibilities 2013 Benchmarking Survey",
@@ -150,6 +159,7 @@ class HR(ArrayCostModel):
                     median=1312.0,
                     worst_quartile=2500.0,
                     mean=3114.05,
+                    comparable=False,
                 ),
             ),
         ),
@@ -168,8 +178,11 @@ class HR(ArrayCostModel):
         return f["employees"] * params["employee_cost"] + f["payslips"] * params["payslip_cost"]
 
     def measure(self, participant: Participant, params: Mapping[str, Any]) -> dict:
+        """Only where the member gave its cost: an estimate would be the defaults."""
         f = participant.fields
-        cost = self.standalone_cost(participant, params)
+        if f["annual_cost"] is None:
+            return {}
+        cost = float(f["annual_cost"])
         return {
             "cost per employee": Measure(cost / f["employees"], f["employees"]),
             "cost per payslip": Measure(cost / f["payslips"]),

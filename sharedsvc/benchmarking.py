@@ -107,14 +107,15 @@ def _measure(model, plugin: str, service: str, participant, spec) -> dict[str, M
     where = f"cost model {model.name!r} (plugin {plugin!r}) for service {service!r}"
     member = participant.member.id
     try:
-        raw = model.measure(participant, spec.parameters)
+        raw = dict(model.measure(participant, spec.parameters))
     except Exception as exc:
         raise PluginError(
-            f"{where} raised {type(exc).__name__}: {exc} in measure of {member!r}"
+            f"{where} raised {type(exc).__name__}: {exc} in measure of {member!r} "
+            "(expected a mapping of indicator names to Measure)"
         ) from exc
     declared = {i.name for i in model.indicators}
     checked = {}
-    for name, measure in dict(raw).items():
+    for name, measure in raw.items():
         if name not in declared:
             raise PluginError(f"{where} measured {name!r}, which it does not declare")
         value = measure.value if isinstance(measure, Measure) else measure
@@ -126,6 +127,8 @@ def _measure(model, plugin: str, service: str, participant, spec) -> dict[str, M
                 raise PluginError(f"{where} gave {name!r} a {what} that is not a number")
             if not math.isfinite(float(number)):
                 raise PluginError(f"{where} gave {name!r} a {what} that is not finite")
+            if what == "volume" and number <= 0:
+                raise PluginError(f"{where} gave {name!r} a volume of {number}; expected > 0")
         checked[name] = Measure(float(value), None if volume is None else float(volume))
     return checked
 
@@ -137,9 +140,10 @@ def _rank(service: str, model: str, indicator: Indicator, values) -> IndicatorBe
     top = float(np.percentile(numbers, 75 if indicator.higher_is_better else 25))
     costs = indicator.per is not None and not indicator.higher_is_better
     count = len(values)
+    signed = np.sort(sign * numbers)  # members strictly better: those sorted before
+    ahead = np.searchsorted(signed, sign * numbers, side="left").tolist()
     figures = []
-    for member, measure in values.items():
-        better = sum(1 for other in values.values() if sign * other.value < sign * measure.value)
+    for (member, measure), better in zip(values.items(), ahead, strict=True):
         figures.append(
             MemberFigure(
                 member=member,
@@ -192,5 +196,7 @@ def _position(indicator: Indicator, measure: Measure, peers: Peers, costs: bool)
         position=position,
         target_name=None if target is None else target[0],
         target=None if target is None else target[1],
-        saving=_saving(measure, target[1]) if costs and target is not None else None,
+        saving=_saving(measure, target[1])
+        if costs and target is not None and peers.comparable
+        else None,
     )

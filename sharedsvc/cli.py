@@ -18,7 +18,7 @@ from sharedsvc import __version__
 from sharedsvc import output as outputs
 from sharedsvc.constants import Solver
 from sharedsvc.engine import Engine
-from sharedsvc.errors import SharedsvcError, UsageError
+from sharedsvc.errors import ConsortiumError, Problem, SharedsvcError, UsageError
 from sharedsvc.report.catalogue import FORMATS as FORMATS_CATALOGUE
 from sharedsvc.report.catalogue import describe, reference_markdown
 from sharedsvc.report.catalogue import render as render_catalogue
@@ -199,7 +199,9 @@ def _deliver_workbook(found, output: Path) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-PLAN_FORMATS = (*FORMATS, "xlsx", "html")
+WORKBOOK_FORMATS = (*FORMATS, "xlsx")
+"""What the analyses write: text formats and a workbook."""
+PLAN_FORMATS = (*WORKBOOK_FORMATS, "html")
 
 
 @main.command()
@@ -241,7 +243,7 @@ def optimise(file, fmt, output, time_limit, solver, write_model, years, scenario
       sharedsvc optimise consortia/south-east-london.toml --format json -o plan.json
       sharedsvc optimise big.toml --time-limit 60 --solver highs
       sharedsvc optimise consortia/south-east-london.toml --years
-      sharedsvc optimise consortia/cross-sector.toml --scenario with_nhs -o plan.xlsx
+      sharedsvc optimise consortia/cross-sector.toml --scenario without_nhs -o plan.xlsx
     """
     fmt = _chosen_format(fmt, output, PLAN_FORMATS)
     for target in (output, write_model):
@@ -380,7 +382,15 @@ def validate(file, scenario):
     """
     engine = _engine()
     consortium = engine.load(file, scenario=_names(scenario))
-    checked = [engine.load(file, scenario=(name,)) for name in consortium.scenarios]
+    problems: list[Problem] = []  # every scenario's problems at once, as for the file
+    for name in consortium.scenarios:
+        try:
+            engine.load(file, scenario=(name,))
+        except ConsortiumError as exc:
+            problems += [Problem(p.path, f"[scenario {name}] {p.message}") for p in exc.problems]
+    if problems:
+        raise ConsortiumError(str(file), problems)
+    checked = list(consortium.scenarios)
     for warning in engine.size_warnings(consortium):
         click.echo(f"warning: optimise will refuse this file: {printable(warning)}", err=True)
     services = ", ".join(s.id for s in consortium.services)
@@ -399,18 +409,9 @@ def validate(file, scenario):
 
 
 def _report(engine: Engine, consortium, result) -> str:
-    """The HTML report: the plan, and the benchmark of the members' unit costs."""
-    from sharedsvc.benchmarking import benchmark as measure
-    from sharedsvc.report.benchmark import benchmark_tables
-    from sharedsvc.report.html import render_html, tables_html
+    from sharedsvc.report.html import committee_report
 
-    found = measure(consortium, engine.registry)
-    sections = (
-        [("Benchmark: unit costs against members and peers", tables_html(benchmark_tables(found)))]
-        if found
-        else []
-    )
-    return render_html(result, consortium, sections=sections, registry=engine.registry)
+    return committee_report(result, consortium, engine.registry)
 
 
 @main.command()
@@ -442,6 +443,8 @@ def report(file, output, time_limit, scenario, quiet):
       sharedsvc report consortia/south-east-london.toml -o report.html
     """
     _check_output(file, output)
+    if output.suffix.lower() not in ("", ".html", ".htm"):
+        raise UsageError(f"{output}: the report is HTML; name it report.html")
     engine = _engine()
     consortium = engine.load(file, scenario=_names(scenario))
     result = engine.optimise(
@@ -456,12 +459,9 @@ def report(file, output, time_limit, scenario, quiet):
         sys.exit(1)
 
 
-BENCHMARK_FORMATS = (*FORMATS, "xlsx")
-
-
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@_format_and_output(BENCHMARK_FORMATS)
+@_format_and_output(WORKBOOK_FORMATS)
 @_scenario_option
 def benchmark(file, fmt, output, scenario):
     """Rank FILE's members on each service's unit costs and indicators (cost per
@@ -478,7 +478,7 @@ def benchmark(file, fmt, output, scenario):
     from sharedsvc.report.benchmark import benchmark_tables
     from sharedsvc.report.benchmark import render as render_benchmark
 
-    fmt = _chosen_format(fmt, output, BENCHMARK_FORMATS)
+    fmt = _chosen_format(fmt, output, WORKBOOK_FORMATS)
     _check_output(file, output)
     engine = _engine()
     consortium = engine.load(file, scenario=_names(scenario))
@@ -487,9 +487,6 @@ def benchmark(file, fmt, output, scenario):
         _deliver_workbook(benchmark_tables(found), output)
     else:
         _deliver(render_benchmark(consortium.name, found, fmt), output)
-
-
-EXPLAIN_FORMATS = (*FORMATS, "xlsx")
 
 
 @main.command()
@@ -530,7 +527,7 @@ EXPLAIN_FORMATS = (*FORMATS, "xlsx")
     is_flag=True,
     help="Skip re-optimising with each constraint relaxed by one unit.",
 )
-@_format_and_output(EXPLAIN_FORMATS)
+@_format_and_output(WORKBOOK_FORMATS)
 @_scenario_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
 def explain(
@@ -562,7 +559,7 @@ def explain(
     from sharedsvc.report.whynot import render as render_explanation
     from sharedsvc.whynot import explain_member
 
-    fmt = _chosen_format(fmt, output, EXPLAIN_FORMATS)
+    fmt = _chosen_format(fmt, output, WORKBOOK_FORMATS)
     _check_output(file, output)
     engine = _engine()
     consortium = engine.load(file, scenario=_names(scenario))
@@ -591,9 +588,6 @@ def explain(
         sys.exit(1)
 
 
-COMPARE_FORMATS = (*FORMATS, "xlsx")
-
-
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
@@ -604,7 +598,7 @@ COMPARE_FORMATS = (*FORMATS, "xlsx")
     help="A plan to compare: a scenario of FILE, 'base' for the file alone, or a,b for "
     "two combined. With one, it is compared with base; the first is the reference.",
 )
-@_format_and_output(COMPARE_FORMATS)
+@_format_and_output(WORKBOOK_FORMATS)
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0, min_open=True),
@@ -619,19 +613,19 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
 
     \b
     Examples:
-      sharedsvc compare consortia/cross-sector.toml --scenario with_nhs
-      sharedsvc compare consortia/cross-sector.toml --scenario base --scenario no_police
-      sharedsvc compare consortia/cross-sector.toml --scenario with_nhs -o compare.xlsx
+      sharedsvc compare consortia/cross-sector.toml --scenario without_nhs
+      sharedsvc compare consortia/cross-sector.toml --scenario base --scenario blue_light_apart
+      sharedsvc compare consortia/cross-sector.toml --scenario without_nhs -o compare.xlsx
     """
     from sharedsvc.comparison import Comparison
     from sharedsvc.report.comparison import comparison_tables
     from sharedsvc.report.comparison import render as render_comparison
 
-    fmt = _chosen_format(fmt, output, COMPARE_FORMATS)
+    fmt = _chosen_format(fmt, output, WORKBOOK_FORMATS)
     _check_output(file, output)
     plans = [v.strip() for v in scenario if v.strip()]
-    if not plans:
-        raise UsageError("give the scenarios to compare: --scenario NAME (and 'base')")
+    if not plans or plans == ["base"]:
+        raise UsageError("give a scenario to compare with the file: --scenario NAME")
     if len(plans) == 1:
         plans.insert(0, "base")
     if len(set(plans)) != len(plans):
@@ -655,6 +649,10 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
         _deliver_workbook(comparison_tables(found), output)
     else:
         _deliver(render_comparison(found, fmt), output)
+    for name in found.unsolved():
+        click.echo(f"error: {name}: {printable(results[name].message)}", err=True)
+    if found.unsolved():
+        sys.exit(1)
 
 
 @main.command()

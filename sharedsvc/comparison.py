@@ -44,13 +44,25 @@ class Comparison:
                         return g.npv
         return None
 
+    def solved(self, name: str) -> bool:
+        return self.results[name].solved
+
     def appeared(self, name: str) -> list[Partnership]:
-        """Partnerships in `name`'s plan that the reference plan does not have."""
+        """Partnerships in `name`'s plan that the reference plan does not have (none
+        when either has no plan: nothing is compared with a plan that does not exist)."""
+        if not (self.solved(name) and self.solved(self.reference)):
+            return []
         return sorted(self.partnerships(name) - self.partnerships(self.reference))
 
     def disappeared(self, name: str) -> list[Partnership]:
         """Partnerships of the reference plan that `name`'s plan does not have."""
+        if not (self.solved(name) and self.solved(self.reference)):
+            return []
         return sorted(self.partnerships(self.reference) - self.partnerships(name))
+
+    def unsolved(self) -> list[str]:
+        """The plans that do not exist (infeasible, or no plan in the time given)."""
+        return [n for n in self.names if not self.solved(n)]
 
     def members(self) -> list[str]:
         """Every member of any plan, in order."""

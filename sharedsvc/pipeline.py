@@ -430,7 +430,7 @@ def _write_model(path, pricers, candidates, consortium: Consortium) -> None:
 
 
 SHARE_FALSE = "share = false"
-NO_SAVING = "no group with it saves money"
+NO_SAVING = "no allowed group gains by having it"
 LEFT_ALONE = "groups with it are worth less than this plan"
 NOT_PRICED = "not priced before the time limit"
 
@@ -441,17 +441,19 @@ def why_alone(
     chosen: Sequence[Candidate],
     candidates: Sequence[Candidate] | None,
 ) -> dict[str, str]:
-    """Why each member the plan leaves alone is alone, from the service's candidates:
-    its own choice, no group with it worth anything (all were pruned as worthless or
-    dominated, or are worth nothing), or a plan that is worth more without it (the
-    constraints or the other groups: `sharedsvc explain` says which)."""
+    """Why each member the plan leaves alone is alone, from the service's candidates
+    (after the rules and pruning): its own choice; no allowed group gains by having it
+    (each was worth nothing, or pruned because the group without it does as well, or
+    refused by a rule on figures such as individual_gain); or a plan that is worth more
+    without it (the constraints or the other groups: `sharedsvc explain` says which)."""
     reasons = {p.member.id: SHARE_FALSE for p in consortium.participants(service) if not p.share}
     alone = [c.members[0] for c in chosen if c.size == 1]
     if candidates is None:
         return reasons | {m: NOT_PRICED for m in alone}
     worth = {m: False for m in alone}
+    objective = consortium.objective
     for c in candidates:
-        if c.size > 1 and c.npv > 0:
+        if c.size > 1 and c.value(objective) > 0:
             for m in c.members:
                 if m in worth:
                     worth[m] = True

@@ -71,9 +71,8 @@ def test_cost_per_transaction_and_savings_by_hand(found):
         assert peer["target"] == "mean" and peer["value"] == 3.40
         expected = "better than the mean" if cost[member] <= 3.40 else "worse than the mean"
         assert peer["position"] == expected
-        assert peer["saving"] == pytest.approx(
-            round(max(0.0, cost[member] - 3.40) * volume[member], 2), abs=0.01
-        )
+        # a cost per invoice is not a cost per transaction: placed, but no saving
+        assert peer["comparable"] is False and peer["saving"] is None
     assert got["saving_to_median"] == pytest.approx(
         sum(max(0.0, c - median) * volume[m] for m, c in cost.items()), abs=0.05
     )
@@ -166,3 +165,63 @@ def test_a_plugin_that_raises_while_measuring_is_named():
     consortium = engine.parse(dumps(data))
     with pytest.raises(PluginError, match=r"cost model 'broken' \(plugin '_Plugin'\).*'b'"):
         benchmark(consortium, engine.registry)
+
+
+def test_a_like_for_like_peer_gives_the_saving_at_its_mean(found):
+    """NAO's £8,116 per SEND pupil is the same measure: the saving is the excess times
+    the pupils."""
+    members = _raw()
+    for member, figures in found["sen_transport"]["indicators"]["cost per pupil"][
+        "members"
+    ].items():
+        body = members[member]["services"]["sen_transport"]
+        cost = body["annual_cost"] / body["pupils"]
+        nao = next(p for p in figures["peers"] if "National Audit Office" in p["source"])
+        assert nao["comparable"] is True
+        assert nao["saving"] == pytest.approx(
+            round(max(0.0, cost - 8116.0) * body["pupils"], 2), abs=0.01
+        )
+
+
+def test_a_cost_estimated_from_defaults_is_not_benchmarked(tmp_path):
+    """Without annual_cost the cost would be the model's default, itself a peer figure:
+    the member is left out of that indicator, not placed "at the mean"."""
+    engine = Engine.create(autoload=False)
+    text = SEL.read_text(encoding="utf-8").replace(
+        "[members.bromley.services.payments]\ninvoices = 115500\npayments = 165000\n"
+        "electronic_share = 0.72\nannual_cost = 729300\n",
+        "[members.bromley.services.payments]\ninvoices = 115500\npayments = 165000\n"
+        "electronic_share = 0.72\n",
+    )
+    assert "annual_cost = 729300" not in text
+    found = {
+        (b.service, b.indicator.name): b for b in benchmark(engine.parse(text), engine.registry)
+    }
+    cost = found[("payments", "cost per transaction")]
+    assert "bromley" not in [m.member for m in cost.members]
+    assert "bromley" in [m.member for m in found[("payments", "electronic share")].members]
+
+
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [(None, "expected a mapping"), ({"cost per thing": Measure(1.0, -5.0)}, "expected > 0")],
+)
+def test_a_plugin_that_measures_nonsense_is_named(returned, expected):
+    class Odd(_Broken):
+        name = "broken"
+
+        def measure(self, participant, params):
+            return returned
+
+    class Plugin:
+        @hookimpl
+        def sharedsvc_register_cost_models(self, register):
+            register(Odd())
+
+    engine = Engine.create(autoload=False, plugins=[Plugin()])
+    data = {
+        "services": {"s": {"model": "broken"}},
+        "members": {m: {"services": {"s": {"cost": 100.0}}} for m in "ab"},
+    }
+    with pytest.raises(PluginError, match=expected):
+        benchmark(engine.parse(dumps(data)), engine.registry)

@@ -434,3 +434,30 @@ def test_stdout_carries_only_the_result(solver):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "optimal"
+
+
+def test_every_help_example_on_a_bundled_file_runs(tmp_path):
+    """The examples a user copies from --help work as written (outputs sent to tmp_path,
+    simulate's draws cut to 20)."""
+    import shlex
+
+    commands = [name for name in main.commands if name != "plugins"]
+    ran = 0
+    for name in commands:
+        text = run(name, "--help").output.replace("\\\n", " ")
+        for line in text.splitlines():
+            line = line.split("#")[0].strip()
+            if not line.startswith("sharedsvc ") or "consortia/" not in line:
+                continue
+            args = shlex.split(line)[1:]
+            args = [str(ROOT / a) if a.startswith("consortia/") else a for a in args]
+            for i, a in enumerate(args):
+                if args[i - 1] in ("-o", "--output") and i > 0:
+                    args[i] = str(tmp_path / a)
+                if args[i - 1] == "--draws":
+                    args[i] = "20"
+            quiet = any(p.name == "quiet" for p in main.commands[name].params)
+            result = run(*args, "-q") if quiet else run(*args)
+            assert result.exit_code == 0, (line, result.stderr)
+            ran += 1
+    assert ran >= 12

@@ -265,7 +265,7 @@ def test_a_group_that_loses_money_says_which_cost_outweighs_the_saving(engine):
         consortium, engine.registry, engine.settings, "a", together_with=["b"], relax=False
     )
     (s,) = found.services
-    assert s.why_alone == "no group with it saves money"
+    assert s.why_alone == "no allowed group gains by having it"
     saving = round(2_000_000 * (1 - 2**-0.05))
     assert s.requested.why == (
         f"a + b: coordination cost £90,000 a year outweighs the rest of its saving, "

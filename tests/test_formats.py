@@ -97,11 +97,12 @@ def test_the_workbook_holds_the_figures_of_the_json(tmp_path, plan):
 
 
 def test_workbook_text_is_never_a_formula(tmp_path):
-    found = tables.table("x", "X", [("name", tables.TEXT)], [('=HYPERLINK("http://e")',)])
+    found = tables.table("x", "X", [("=1+2", tables.TEXT)], [('=HYPERLINK("http://e")',)])
     path = tmp_path / "x.xlsx"
     write_workbook(str(path), [found])
-    cell = openpyxl.load_workbook(path)["x"]["A2"]
-    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+    sheet = openpyxl.load_workbook(path)["x"]
+    for cell in (sheet["A1"], sheet["A2"]):  # the heading and the value
+        assert cell.data_type == "s" and cell.value.startswith("=")
 
 
 def test_sheet_names_are_what_excel_accepts():
@@ -147,4 +148,5 @@ def test_an_infeasible_csv_still_says_so():
     result = Result(consortium="C", status="infeasible", objective="npv", gap=None)
     rows = list(csv.DictReader(io.StringIO(render(result, "csv"))))
     assert len(rows) == 1 and rows[0]["plan_status"] == "infeasible"
-    assert rows[0]["why_alone"].startswith("no grouping satisfies")
+    assert rows[0]["plan_message"].startswith("no grouping satisfies")
+    assert rows[0]["why_alone"] == ""

@@ -370,3 +370,6 @@ def test_the_report_command_writes_the_page_with_the_benchmark(tmp_path):
     assert page.index("Benchmark: unit costs") < page.index("Assumptions")
     refused = CliRunner().invoke(main, ["report", sel, "-o", sel])
     assert refused.exit_code == 2 and "consortium file itself" in refused.stderr
+    csv = CliRunner().invoke(main, ["report", sel, "-o", str(tmp_path / "r.csv")])
+    assert csv.exit_code == 2 and "the report is HTML" in csv.stderr
+    assert not (tmp_path / "r.csv").exists()

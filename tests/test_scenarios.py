@@ -85,7 +85,7 @@ def test_removing_a_member_drops_it_from_every_neighbour_list(engine):
     [
         ({"x": {"colour": "red"}}, [], "scenarios.x.colour: unknown key 'colour'"),
         ({"x": {"remove": ["members.zz"]}}, ["--scenario", "x"], "scenarios.x.remove[0]"),
-        ({"x": {"members": {"a": {"population": -5}}}}, [], "[scenario x]: members.a.population"),
+        ({"x": {"members": {"a": {"population": -5}}}}, [], "members.a.population: [scenario x]"),
         ({"base": {}}, [], "scenarios.base: 'base' names the file without scenarios"),
         ({"tight": {}}, ["--scenario", "tigth"], "unknown scenario 'tigth'; did you mean 'tight'?"),
     ],
@@ -187,3 +187,62 @@ def test_golden_comparison():
     assert result.exit_code == 0, result.stderr
     golden = ROOT / "tests" / "golden" / "compare-south-east-london.txt"
     assert result.stdout == golden.read_text(encoding="utf-8")
+
+
+def test_validate_reports_every_broken_scenario_at_once(tmp_path):
+    data = {
+        "services": {"s": {"model": "scale"}},
+        "members": {m: {"services": {"s": {"volume": 10, "annual_cost": 1000.0}}} for m in "ab"},
+        "scenarios": {
+            "one": {"members": {"a": {"population": -1}}},
+            "two": {"constraints": {"max_group_size": 0}},
+        },
+    }
+    path = tmp_path / "c.toml"
+    path.write_text(dumps(data), encoding="utf-8")
+    result = run("validate", path)
+    assert result.exit_code == 2
+    assert "2 problems found" in result.stderr
+    assert "[scenario one]" in result.stderr and "[scenario two]" in result.stderr
+
+
+def test_a_scenario_name_must_be_an_id(tmp_path):
+    """A name is a heading in workbooks and CSV: "=1+2" must never reach a cell."""
+    text = (
+        '[services.s]\nmodel = "scale"\n[members.a.services.s]\nvolume = 1\nannual_cost = 1.0\n'
+        '[scenarios."=1+2"]\ndescription = "x"\n'
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    result = run("validate", path)
+    assert result.exit_code == 2
+    assert "scenario name '=1+2'" in result.stderr
+
+
+def test_compare_with_an_infeasible_plan_says_so_and_exits_1(tmp_path):
+    data = {
+        "services": {"s": {"model": "scale", "scale_exponent": 0.8, "transition_cost": 1e4}},
+        "members": {
+            m: {"services": {"s": {"volume": 100 * (i + 1), "annual_cost": 1e5}}}
+            for i, m in enumerate("abc")
+        },
+        "scenarios": {
+            "clash": {  # a pair that must form, and no budget to form it: found by solving
+                "constraints": {
+                    "transition_budget": 0.0,
+                    "must_share": [{"service": "s", "members": ["a", "b"]}],
+                }
+            }
+        },
+    }
+    path = tmp_path / "c.toml"
+    path.write_text(dumps(data), encoding="utf-8")
+    result = run("compare", path, "--scenario", "clash", "--format", "json", "-q")
+    assert result.exit_code == 1
+    assert "error: clash: no grouping satisfies the constraints" in result.stderr
+    clash = json.loads(result.stdout)["plans"]["clash"]
+    assert clash["status"] == "infeasible"
+    assert clash["appeared"] == [] and clash["disappeared"] == []
+    table = run("compare", path, "--scenario", "clash", "-q").stdout
+    partnerships = next(line for line in table.splitlines() if line.startswith("partnerships"))
+    assert partnerships.split()[1:] == ["1"]  # base has one; clash none, and no difference

@@ -9,6 +9,7 @@ cost models declare their inputs with it.
 from __future__ import annotations
 
 import math
+import re
 from types import MappingProxyType
 from typing import Any
 
@@ -107,3 +108,8 @@ def show_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return f"a {type(value).__name__}"
+
+
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""Ids (members, services, scenarios) must match it whole (`fullmatch`): `$` would let a
+trailing newline through."""

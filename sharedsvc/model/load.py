@@ -7,7 +7,6 @@ evaluated or imported, and the file is opened read-only.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from sharedsvc.model.consortium import (
     Service,
     UncertainInput,
 )
-from sharedsvc.model.fields import Field, show_value
+from sharedsvc.model.fields import ID_PATTERN, Field, show_value
 from sharedsvc.rules import ParseContext
 from sharedsvc.settings import Settings
 from sharedsvc.wording import unknown_name
@@ -38,8 +37,6 @@ from sharedsvc.wording import unknown_name
 if TYPE_CHECKING:
     from sharedsvc.plugins import Registry
 
-ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
-"""Ids must match it whole (`fullmatch`): `$` would let a trailing newline through."""
 TOP_LEVEL = ("consortium", "members", "services", "constraints")
 CONSORTIUM_KEYS = (
     "name",

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sharedsvc.errors import ConsortiumError, Problem
+from sharedsvc.model.fields import ID_PATTERN
 from sharedsvc.wording import unknown_name
 
 KEY = "scenarios"
@@ -44,6 +45,15 @@ def split(raw: dict, source: str) -> tuple[dict, dict[str, dict]]:
         raise ConsortiumError(source, [Problem(KEY, "expected a table of [scenarios.<name>]")])
     for name, body in table.items():
         path = f"{KEY}.{name}"
+        if not ID_PATTERN.fullmatch(name):
+            problems.append(
+                Problem(
+                    path,
+                    f"scenario name {name!r}: expected lowercase letters, digits, '-' and '_' "
+                    "(starting with a letter or digit)",
+                )
+            )
+            continue
         if name == BASE:
             problems.append(Problem(path, f"{BASE!r} names the file without scenarios"))
         elif not isinstance(body, dict):

@@ -28,6 +28,10 @@ class Peers:
     mean: float | None = None
     best: float | None = None
     """The best single figure the source reports."""
+    comparable: bool = True
+    """False when the source measures something else than the indicator (a cost per
+    invoice against a cost per transaction, HR alone against HR and payroll): the member
+    is placed against it, but no saving is estimated from it."""
 
     @property
     def target(self) -> tuple[str, float] | None:

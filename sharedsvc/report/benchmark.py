@@ -72,8 +72,9 @@ def peers_table(found: Sequence[IndicatorBenchmark]) -> tables.Table:
             for p in m.peers:
                 kind = _value_kind(b)
                 target = "" if p.target is None else f"{p.target_name} {_text(p.target, kind)}"
-                row = (b.service, b.indicator.name, m.member, p.position, target, p.saving)
-                rows.append((*row, p.peers.source))
+                like = "yes" if p.peers.comparable else "no: no saving estimated"
+                row = (b.service, b.indicator.name, m.member, p.position, target, like)
+                rows.append((*row, p.saving, p.peers.source))
     return tables.table(
         "peers",
         "Against published peer figures",
@@ -83,6 +84,7 @@ def peers_table(found: Sequence[IndicatorBenchmark]) -> tables.Table:
             ("member", tables.TEXT),
             ("position", tables.TEXT),
             ("peer figure", tables.TEXT),
+            ("like for like", tables.TEXT),
             ("saving at peer figure", tables.MONEY),
             ("source", tables.TEXT),
         ],
@@ -191,6 +193,7 @@ def to_dict(consortium: str, found: Sequence[IndicatorBenchmark]) -> dict[str, A
                     "peers": [
                         {
                             "source": p.peers.source,
+                            "comparable": p.peers.comparable,
                             "position": p.position,
                             "target": p.target_name,
                             "value": p.target,
@@ -245,12 +248,12 @@ def _csv(found: Sequence[IndicatorBenchmark]) -> str:
                     b.indicator.name,
                     b.indicator.unit,
                     m.member,
-                    f"{m.value:.6g}",
-                    "" if m.volume is None else f"{m.volume:g}",
+                    repr(m.value),
+                    "" if m.volume is None else repr(m.volume),
                     m.rank,
                     m.quartile,
-                    f"{b.median:.6g}",
-                    f"{b.top_quartile:.6g}",
+                    repr(b.median),
+                    repr(b.top_quartile),
                     "" if m.saving_to_median is None else f"{m.saving_to_median:.2f}",
                     "" if m.saving_to_top_quartile is None else f"{m.saving_to_top_quartile:.2f}",
                 ]

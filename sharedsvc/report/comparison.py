@@ -42,8 +42,9 @@ def plans_table(comparison: Comparison) -> tables.Table:
 
         differences = (comparison.difference(n, total) for n in others)
         rows.append((label, *(total(n) for n in names), *differences))
-    count = [len(comparison.partnerships(n)) for n in names]
-    rows.append(("partnerships", *count, *(c - count[0] for c in count[1:])))
+    count = [len(comparison.partnerships(n)) if comparison.solved(n) else None for n in names]
+    differences = (None if c is None or count[0] is None else c - count[0] for c in count[1:])
+    rows.append(("partnerships", *count, *differences))
     special = {"status": tables.TEXT, "gap": tables.PERCENT, "partnerships": tables.INTEGER}
     found = tables.table("plans", "Plans side by side", columns, rows)
     return attrs.evolve(found, row_kinds=tuple(special.get(row[0]) for row in rows))

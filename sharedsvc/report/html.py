@@ -430,3 +430,14 @@ def render_html(
         + "\n".join(parts)
         + "\n</main>\n</body>\n</html>\n"
     )
+
+
+def committee_report(result: Result, consortium: Consortium, registry: Registry) -> str:
+    """The committee's page: the plan, then the benchmark of the members' unit costs."""
+    from sharedsvc.benchmarking import benchmark
+    from sharedsvc.report.benchmark import benchmark_tables
+
+    found = benchmark(consortium, registry)
+    title = "Benchmark: unit costs against members and peers"
+    sections = [(title, tables_html(benchmark_tables(found)))] if found else []
+    return render_html(result, consortium, sections=sections, registry=registry)

@@ -230,8 +230,9 @@ CSV_COLUMNS = (
     "plan_npv",
     "plan_annual_saving",
     "plan_transition_cost",
+    "plan_message",
 )
-"""The last five repeat on every row, so a plan 15% from the optimum never reads like an
+"""The last six repeat on every row, so a plan 15% from the optimum never reads like an
 optimal one, however the rows are filtered or pivoted."""
 
 NOT_TAKING_PART = "not taking part"
@@ -253,7 +254,9 @@ def _csv(result: Result) -> str:
         plan += [f"{totals[k]:.2f}" for k in ("npv", "annual_saving", "transition_cost")]
     else:
         plan += ["", "", ""]
-        writer.writerow([""] * (len(CSV_COLUMNS) - len(plan) - 1) + [result.message, *plan])
+    plan.append(result.message)
+    if not result.solved:
+        writer.writerow([""] * (len(CSV_COLUMNS) - len(plan)) + plan)
     for service in result.services:
         stable = None if service.stability is None else service.stability.stable
         for number, group in enumerate(service.groups, start=1):

@@ -49,6 +49,8 @@ def write_workbook(path: str, found: Sequence[Table]) -> None:
         sheet.append(list(t.headers))
         for cell in sheet[1]:
             cell.font = bold
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # a heading is text, never a formula
         for r, row in enumerate(t.rows):
             sheet.append([_value(v) for v in row])
             for c, value in enumerate(row):
