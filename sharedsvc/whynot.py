@@ -29,7 +29,7 @@ from sharedsvc.alternatives import Alternative, Explanation, Relaxed, ServiceExp
 from sharedsvc.constants import Objective, Status
 from sharedsvc.errors import SharedsvcError, TooLargeError, UsageError
 from sharedsvc.model.consortium import Consortium
-from sharedsvc.model.load import parse_consortium
+from sharedsvc.model.load import parse_consortium, reads_back
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing.candidates import (
     Candidate,
@@ -529,8 +529,8 @@ def _money(value: float) -> str:
 
 def _relaxations(consortium, registry, settings, plan, progress, stop):
     """Each constraint relaxed by one unit, re-optimised from the file's text."""
-    if not consortium.text:
-        return
+    if not reads_back(consortium, registry, settings):
+        return  # a consortium made or changed in code: no text to relax
     table = dict(consortium.settings)
     plan_value = _value(plan, consortium.objective)
     for path, change, body in _steps(table):

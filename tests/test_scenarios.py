@@ -246,3 +246,25 @@ def test_compare_with_an_infeasible_plan_says_so_and_exits_1(tmp_path):
     table = run("compare", path, "--scenario", "clash", "-q").stdout
     partnerships = next(line for line in table.splitlines() if line.startswith("partnerships"))
     assert partnerships.split()[1:] == ["1"]  # base has one; clash none, and no difference
+
+
+def test_a_consortium_changed_in_code_is_never_re_read_from_its_old_text(engine):
+    """`attrs.evolve` keeps the TOML a consortium was read from: worker processes must not
+    re-read it (they would simulate the old figures), so the draws stay in process and
+    give the numbers of the changed consortium."""
+    import attrs
+
+    from sharedsvc.model.load import reads_back
+    from sharedsvc.uncertainty.summary import to_dict
+
+    consortium = engine.load(SEL)
+    changed = attrs.evolve(consortium, discount_rate=0.1)
+    assert reads_back(consortium, engine.registry, engine.settings)
+    assert not reads_back(changed, engine.registry, engine.settings)
+    lines: list[str] = []
+    two = engine.simulate(changed, draws=20, workers=2, progress=lines.append)
+    one = engine.simulate(changed, draws=20, workers=1)
+    assert any("running the draws in this process" in line for line in lines)
+    assert to_dict(two) == to_dict(one)
+    base = engine.simulate(consortium, draws=20, workers=1)
+    assert to_dict(base)["totals"] != to_dict(one)["totals"]

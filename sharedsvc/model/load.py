@@ -619,3 +619,23 @@ class _Loader:
             self.problems += problems
             constraints += found
         return constraints
+
+
+def reads_back(consortium: Consortium, registry: Registry, settings: Settings | None) -> bool:
+    """Whether `consortium.text` (with its scenarios) still gives this consortium: a
+    value changed in code with `attrs.evolve` keeps the text it was read from, and a
+    worker process or a relaxed re-read must never work on the old figures. Constraint
+    objects compare by the `[constraints]` table they were parsed from."""
+    if not consortium.text:
+        return False
+    try:
+        again = parse_consortium(
+            consortium.text,
+            source=consortium.source,
+            registry=registry,
+            settings=settings,
+            scenario=consortium.scenario,
+        )
+    except ConsortiumError:
+        return False
+    return attrs.evolve(again, constraints=()) == attrs.evolve(consortium, constraints=())

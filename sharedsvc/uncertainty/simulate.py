@@ -23,6 +23,7 @@ from sharedsvc import pipeline
 from sharedsvc.constants import AllocationRule
 from sharedsvc.errors import SolverError, UsageError
 from sharedsvc.model.consortium import Consortium
+from sharedsvc.model.load import reads_back
 from sharedsvc.plugins import Registry
 from sharedsvc.results import Result
 from sharedsvc.settings import Settings
@@ -251,15 +252,19 @@ def simulate(
     if not consortium.uncertain:
         progress("no input is given as a distribution: every draw is the central plan")
     sequences = seeds(seed, draws)
-    from_file = recipe is not None and bool(consortium.text)
+    from_file = recipe is not None and reads_back(consortium, registry, settings)
     if client is not None and not from_file:
         raise UsageError(
-            "a Dask cluster needs a consortium read from TOML (a file or text), with plugins from "
+            "a Dask cluster needs a consortium read from TOML (a file or text) and not changed in "
+            "code since, with plugins from "
             "entry points (Engine.create), so that its workers can build the same"
         )
     parallel = client is None and workers > 1 and from_file
     if client is None and workers > 1 and not parallel:
-        progress("running the draws in this process (workers need a consortium file)")
+        progress(
+            "running the draws in this process (workers need a consortium read from TOML "
+            "and not changed in code since)"
+        )
     run = _Runner(consortium, registry, settings, plan, sequences, recipe, workers, client)
     outcomes = run("evaluate", draws, parallel, advance)
     reoptimised = None
