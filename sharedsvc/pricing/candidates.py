@@ -255,12 +255,15 @@ def enumerate_groups(
     *,
     max_groups: int,
     with_groups: bool = True,
+    judge: GroupFilter | None = None,
 ) -> Enumerated:
-    """Every group of two or more that the constraints let form, judged once each."""
+    """Every group of two or more that the constraints let form, judged once each
+    (by `judge`, when the caller has already made this service's filter)."""
     service = pricer.service.id
     ids = pricer.ids
     count = len(ids)
-    judge = GroupFilter(consortium, service, ids, constraints, pricer.listed)
+    if judge is None:
+        judge = GroupFilter(consortium, service, ids, constraints, pricer.listed)
     max_size = judge.max_size
     contiguous = judge.contiguous
     if not with_groups:
@@ -327,7 +330,12 @@ def service_candidates(
     enumeration = enumerated
     if enumeration is None or not with_groups or enumeration.listed != judge.listed:
         enumeration = enumerate_groups(
-            consortium, pricer, constraints, max_groups=max_groups, with_groups=with_groups
+            consortium,
+            pricer,
+            constraints,
+            max_groups=max_groups,
+            with_groups=with_groups,
+            judge=judge,
         )
     coalitions, choosable = enumeration.coalitions, enumeration.choosable
     all_figures = pricer.figures(coalitions)
