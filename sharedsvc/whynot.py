@@ -29,7 +29,7 @@ from sharedsvc.alternatives import Alternative, Explanation, Relaxed, ServiceExp
 from sharedsvc.constants import Objective, Status
 from sharedsvc.errors import SharedsvcError, TooLargeError, UsageError
 from sharedsvc.model.consortium import Consortium
-from sharedsvc.model.load import parse_consortium, reads_back
+from sharedsvc.model.load import reads_back, reread
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing.candidates import (
     Candidate,
@@ -536,14 +536,7 @@ def _relaxations(consortium, registry, settings, plan, progress, stop):
     for path, change, body in _steps(table):
         progress(f"relaxing {path}: {change}")
         try:
-            relaxed = parse_consortium(
-                consortium.text,
-                source=consortium.source,
-                registry=registry,
-                settings=settings,
-                scenario=consortium.scenario,
-                change=body,
-            )
+            relaxed = reread(consortium, registry, settings, change=body)
             limited = attrs.evolve(settings, time_limit=settings.explain_seconds or None)
             result = pipeline.optimise(
                 relaxed, registry, limited, progress=pipeline.quiet, stop=stop

@@ -116,63 +116,24 @@ def test_golden_explanation():
     assert result.stdout == golden
 
 
-def test_a_forbidden_group_names_what_forbids_it():
+def _asked(service: str, member: str, *args: str) -> dict:
+    """The `requested` group of `explain --member M --service S ...`, from its JSON."""
     result = run(
-        "explain",
-        SEL,
-        "--member",
-        "bexley",
-        "--service",
-        "sen_transport",
-        "--with",
-        "lewisham",
-        "--no-relax",
-        "--format",
-        "json",
-        "-q",
-    )
+        "explain", SEL, "--member", member, "--service", service, *args,
+        "--no-relax", "--format", "json", "-q",
+    )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    asked = json.loads(result.stdout)["services"]["sen_transport"]["requested"]
+    return json.loads(result.stdout)["services"][service]["requested"]
+
+
+def test_a_forbidden_group_names_what_forbids_it():
+    asked = _asked("sen_transport", "bexley", "--with", "lewisham")
     assert asked["value"] is None
     assert asked["forbidden_by"] == ["not contiguous: bexley; lewisham share no border"]
-    too_big = run(
-        "explain",
-        SEL,
-        "--member",
-        "bexley",
-        "--service",
-        "hr",
-        "--with",
-        "bromley",
-        "--with",
-        "greenwich",
-        "--with",
-        "lewisham",
-        "--no-relax",
-        "--format",
-        "json",
-        "-q",
-    )
-    asked = json.loads(too_big.stdout)["services"]["hr"]["requested"]
-    assert asked["forbidden_by"] == ["exceeds max_group_size (3)"]
-    alone = run(
-        "explain",
-        SEL,
-        "--member",
-        "bromley",
-        "--service",
-        "hr",
-        "--with",
-        "bexley",
-        "--scenario",
-        "no_bromley",
-        "--no-relax",
-        "--format",
-        "json",
-        "-q",
-    )
-    asked = json.loads(alone.stdout)["services"]["hr"]["requested"]
-    assert asked["forbidden_by"] == ["bromley has share = false"]
+    everyone = ("--with", "bromley", "--with", "greenwich", "--with", "lewisham")
+    assert _asked("hr", "bexley", *everyone)["forbidden_by"] == ["exceeds max_group_size (3)"]
+    alone = _asked("hr", "bromley", "--with", "bexley", "--scenario", "no_bromley")
+    assert alone["forbidden_by"] == ["bromley has share = false"]
 
 
 def test_never_together_is_quoted(engine, tmp_path):

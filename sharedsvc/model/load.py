@@ -629,13 +629,24 @@ def reads_back(consortium: Consortium, registry: Registry, settings: Settings | 
     if not consortium.text:
         return False
     try:
-        again = parse_consortium(
-            consortium.text,
-            source=consortium.source,
-            registry=registry,
-            settings=settings,
-            scenario=consortium.scenario,
-        )
+        again = reread(consortium, registry, settings)
     except ConsortiumError:
         return False
     return attrs.evolve(again, constraints=()) == attrs.evolve(consortium, constraints=())
+
+
+def reread(
+    consortium: Consortium,
+    registry: Registry,
+    settings: Settings | None,
+    change: Mapping[str, Any] | None = None,
+) -> Consortium:
+    """The consortium read again from its text, with its scenarios and then `change`."""
+    return parse_consortium(
+        consortium.text,
+        source=consortium.source,
+        registry=registry,
+        settings=settings,
+        scenario=consortium.scenario,
+        change=change,
+    )
