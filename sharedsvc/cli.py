@@ -385,7 +385,7 @@ def validate(file, scenario):
     problems: list[Problem] = []  # every scenario's problems at once, as for the file
     for name in consortium.scenarios:
         try:
-            engine.load(file, scenario=(name,))
+            engine.parse(consortium.text, str(file), scenario=(name,))  # read once
         except ConsortiumError as exc:
             problems += [Problem(p.path, f"[scenario {name}] {p.message}") for p in exc.problems]
     if problems:

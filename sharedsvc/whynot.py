@@ -30,6 +30,7 @@ from sharedsvc.constants import Objective, Status
 from sharedsvc.errors import SharedsvcError, TooLargeError, UsageError
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.model.load import reads_back, reread
+from sharedsvc.model.toml_writer import value as value_text
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing.candidates import (
     Candidate,
@@ -39,6 +40,7 @@ from sharedsvc.pricing.candidates import (
     service_candidates,
 )
 from sharedsvc.pricing.pricer import amount_problem
+from sharedsvc.report.text import money
 from sharedsvc.results import Result
 from sharedsvc.rules import Constraint
 from sharedsvc.settings import Settings
@@ -408,15 +410,15 @@ class _Explainer:
         if difference >= -TOLERANCE:
             return f"{group} is as good as the plan: another optimum"
         figures = (
-            f"saves {_money(c.annual_saving)} a year for {_money(c.transition_cost)} once "
-            f"(npv {_money(c.npv)})"
+            f"saves {money(c.annual_saving)} a year for {money(c.transition_cost)} once "
+            f"(npv {money(c.npv)})"
         )
         if own <= 0:
             parts = self.parts(c)
             if c.annual_saving <= 0 and parts:
-                named = "; ".join(f"{n} cost {_money(v)} a year" for n, v in parts.items())
+                named = "; ".join(f"{n} cost {money(v)} a year" for n, v in parts.items())
                 rest = c.annual_saving + sum(parts.values())
-                return f"{group}: {named} outweighs the rest of its saving, {_money(rest)} a year"
+                return f"{group}: {named} outweighs the rest of its saving, {money(rest)} a year"
             if c.annual_saving <= 0:
                 return f"{group} {figures}: sharing costs more than its members alone"
             return f"{group} {figures}: the one-off cost outweighs the savings over the horizon"
@@ -424,9 +426,9 @@ class _Explainer:
             apart = "; ".join(" + ".join(g) for g in broken)
             return (
                 f"{group} {figures}, but breaks up {apart}: the best plan around it is "
-                f"worth {_money(-difference)} less"
+                f"worth {money(-difference)} less"
             )
-        return f"{group} {figures}; the best plan around it is worth {_money(-difference)} less"
+        return f"{group} {figures}; the best plan around it is worth {money(-difference)} less"
 
     def requested(self, service, wanted, group, allowed) -> Alternative:
         if group == wanted:
@@ -522,11 +524,6 @@ def _islands(consortium: Consortium, members: Sequence[str]) -> str:
     return "; ".join(joined(p) for p in parts) + " share no border"
 
 
-def _money(value: float) -> str:
-    rounded = round(value)
-    return f"-£{-rounded:,}" if rounded < 0 else f"£{rounded:,}"
-
-
 def _relaxations(consortium, registry, settings, plan, progress, stop):
     """Each constraint relaxed by one unit, re-optimised from the file's text."""
     if not reads_back(consortium, registry, settings):
@@ -574,25 +571,13 @@ def _steps(table: Mapping[str, Any]):
             yield path, f"{value} -> {value + 1}", {"constraints": {key: value + 1}}
         elif key == "transition_budget" and isinstance(value, int | float):
             more = value + BUDGET_STEP
-            yield path, f"{_money(value)} -> {_money(more)}", {"constraints": {key: more}}
+            yield path, f"{money(value)} -> {money(more)}", {"constraints": {key: more}}
         elif key in ("contiguous", "individual_gain") and value not in (False, [], None):
-            yield path, f"{_show(value)} -> false", {"constraints": {key: False}}
+            yield path, f"{value_text(value)} -> false", {"constraints": {key: False}}
         elif key == "stability" and value == "core":
             yield path, '"core" -> "none"', {"constraints": {key: "none"}}
         elif key in ("never_together", "must_share", "bundles") and isinstance(value, list):
             for i, entry in enumerate(value):
                 rest = value[:i] + value[i + 1 :]
                 body = {"constraints": {key: rest}} if rest else {"remove": [f"constraints.{key}"]}
-                yield f"{path}[{i}]", f"{_show(entry)} dropped", body
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
+                yield f"{path}[{i}]", f"{value_text(entry)} dropped", body

@@ -33,6 +33,17 @@ class Peers:
     invoice against a cost per transaction, HR alone against HR and payroll): the member
     is placed against it, but no saving is estimated from it."""
 
+    def figures(self) -> list[tuple[str, float]]:
+        """The figures the source gives, in words and order: ("best quartile", 625.0), ..."""
+        named = (
+            ("best quartile", self.best_quartile),
+            ("median", self.median),
+            ("worst quartile", self.worst_quartile),
+            ("mean", self.mean),
+            ("best", self.best),
+        )
+        return [(label, value) for label, value in named if value is not None]
+
     @property
     def target(self) -> tuple[str, float] | None:
         """The figure a member is measured against: the median, else the mean."""

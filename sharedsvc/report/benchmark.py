@@ -99,17 +99,8 @@ def sources_table(found: Sequence[IndicatorBenchmark]) -> tables.Table:
             if (b.indicator.name, p.source) in seen:
                 continue
             seen.add((b.indicator.name, p.source))
-            figures = ", ".join(
-                f"{label} {_text(value, _value_kind(b))}"
-                for label, value in (
-                    ("best quartile", p.best_quartile),
-                    ("median", p.median),
-                    ("worst quartile", p.worst_quartile),
-                    ("mean", p.mean),
-                    ("best", p.best),
-                )
-                if value is not None
-            )
+            kind = _value_kind(b)
+            figures = ", ".join(f"{label} {_text(value, kind)}" for label, value in p.figures())
             rows.append((b.indicator.name, figures, p.population, p.source))
     return tables.table(
         "sources",

@@ -19,7 +19,7 @@ from sharedsvc.errors import UsageError
 from sharedsvc.model.fields import REQUIRED, Field
 from sharedsvc.plugins import Registry
 from sharedsvc.pricing.costmodel import CostModel
-from sharedsvc.pricing.indicators import Indicator
+from sharedsvc.pricing.indicators import Indicator, Peers
 
 FORMATS = ("table", "json", "markdown")
 
@@ -64,13 +64,11 @@ def _indicator(i: Indicator) -> dict[str, Any]:
     }
 
 
-def _peer_text(peers: dict[str, Any]) -> str:
-    figures = ", ".join(
-        f"{label.replace('_', ' ')} {value:,.2f}"
-        for label in ("best_quartile", "median", "worst_quartile", "mean", "best")
-        if (value := peers[label]) is not None
-    )
-    return f"{figures} ({peers['population']}): {peers['source']}"
+def _peer_text(described: dict[str, Any]) -> str:
+    """One source's figures in words, from `describe`'s form of its `Peers`."""
+    peers = Peers(**described)
+    figures = ", ".join(f"{label} {value:,.2f}" for label, value in peers.figures())
+    return f"{figures} ({peers.population}): {peers.source}"
 
 
 def describe(registry: Registry) -> dict[str, Any]:
