@@ -150,3 +150,47 @@ def test_a_rule_that_raises_or_gives_bad_rows_is_named(engine):
         relaxation.side_rows(candidates, [_RaisingRows()])
     with pytest.raises(PluginError, match=r"_RaisingRows .*RuntimeError: boom in add_rows"):
         build_model(pricers, candidates, [_RaisingRows()], "npv")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia(max_members=6))
+def test_sifting_finds_the_whole_lps_optimum(engine, data):
+    """Sifting from a few columns reaches the LP optimum of all of them; its reduced costs
+    are the LP's (none positive outside the plan), its plan meets every row, and a second
+    solve under other costs starts from the columns of the first."""
+    found = candidates_of(engine, data)
+    if found is None:
+        return
+    consortium, pricers, candidates = found
+    for block in blocks(list(candidates), consortium.constraints):
+        cands = {s: candidates[s] for s in block}
+        rows = relaxation.side_rows(cands, consortium.constraints)
+        if rows is None:
+            continue
+        whole = relaxation.from_columns(pricers, cands, rows, consortium.objective)
+        if whole is None:
+            continue
+        sifted = relaxation.from_columns(pricers, cands, rows, consortium.objective)
+        for costs in (None, "halved"):
+            if costs == "halved":
+                cost = np.asarray(whole.highs.getLp().col_cost_) * 0.5 - 1000.0
+                whole.set_costs(cost)
+                sifted.set_costs(cost)
+            expected = relaxation.solve_lp(whole, None, None, sift_min_columns=10**9)
+            got = relaxation.solve_lp(sifted, None, None, sift_min_columns=1)
+            assert got.status == expected.status
+            if not expected.optimal:
+                continue
+            scale = max(1.0, abs(expected.objective))
+            assert got.objective == pytest.approx(expected.objective, abs=1e-7 * scale)
+            assert (
+                got.reduced_costs.max(initial=0.0) <= 1e-6 * scale
+                or (got.values[got.reduced_costs > 1e-6 * scale] > 1 - 1e-6).all()
+            )
+            model = sifted.highs.getLp()
+            starts, index, value = relaxation.colwise(model)
+            activity = np.zeros(model.num_row_)
+            np.add.at(activity, index, value * np.repeat(got.values, np.diff(starts)))
+            assert (activity >= np.asarray(model.row_lower_) - 1e-6).all()
+            assert (activity <= np.asarray(model.row_upper_) + 1e-6).all()
+            assert sifted.working is not None

@@ -79,16 +79,12 @@ def reduce_relaxation(
     import highspy
 
     h, names = lp.highs, lp.names
-    h.setOptionValue("simplex_strategy", 4)  # primal simplex: far faster on these LPs
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
-    run_highs(h, stop)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    solution = relaxation.solve_lp(lp, time_limit, stop, sift_min_columns=settings.sift_min_columns)
+    if not solution.optimal:
         return None
-    solution = h.getSolution()
-    x = np.array(solution.col_value)
-    reduced = np.minimum(np.array(solution.col_dual), 0.0)
-    z = h.getInfo().objective_function_value
+    x = solution.values
+    reduced = np.minimum(solution.reduced_costs, 0.0)
+    z = solution.objective
     keep_always = np.array([name in always_keep for name in names])
 
     model = h.getLp()  # a copy: fetched once (1.5 million columns take a while)
@@ -149,7 +145,7 @@ def reduce_relaxation(
         proven=proven,
         seconds=time.perf_counter() - started,
         reduced_costs=reduced,
-        duals=np.array(solution.row_dual),
+        duals=solution.duals,
     )
 
 

@@ -24,8 +24,14 @@ from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow
 from sharedsvc.settings import Settings
-from sharedsvc.solver import fixing, relaxation, search
-from sharedsvc.solver.backends import Highs, Outcome, highs_available, relative_gap, solve
+from sharedsvc.solver import fixing, lagrange, relaxation, search, window
+from sharedsvc.solver.backends import (
+    Highs,
+    Outcome,
+    highs_available,
+    relative_gap,
+    solve,
+)
 from sharedsvc.solver.basis import Bases
 from sharedsvc.solver.blocks import Stopwatch
 from sharedsvc.solver.build import build_model
@@ -124,8 +130,17 @@ def _solve_block(block: Block) -> BlockSolution | None:
         order = search_order(block, rows) if settings.search else None
         if order is not None:  # x <= 1 is implied by the rows; without it no reduced cost > 0
             _drop_upper_bounds(lp)
-        if block.bases is not None:
+        if block.bases is not None:  # the whole LP, from the basis kept (no sifting)
             block.bases.restore(block.label, lp.highs, lp.names)
+            block = attrs.evolve(block, settings=attrs.evolve(settings, sift_min_columns=2**62))
+        if rows and settings.decompose and block.bases is None:
+            solution = relaxation.solve_lp(
+                lp, block.remaining(), block.stop, sift_min_columns=settings.sift_min_columns
+            )
+            if solution.status == "infeasible":
+                return None
+            if solution.optimal:
+                return _solve_decomposed(block, lp, rows)
         solved = _solve_by_fixing(block, lp, order)
         if block.bases is not None:
             block.bases.save(block.label, lp.highs, lp.names)
@@ -215,13 +230,7 @@ def _drop_upper_bounds(lp: relaxation.Relaxation) -> None:
     reduced cost is positive and the search's bound is as tight as the LP's."""
     import highspy
 
-    count = len(lp.names)
-    lp.highs.changeColsBounds(
-        count,
-        np.arange(count, dtype=np.int32),
-        np.zeros(count),
-        np.full(count, highspy.kHighsInf),
-    )
+    lp.set_upper_bounds(np.full(len(lp.names), highspy.kHighsInf))
 
 
 @attrs.frozen(kw_only=True)
@@ -234,10 +243,17 @@ class _Found:
 
 
 def _solve_by_fixing(
-    block: Block, lp: relaxation.Relaxation, order: np.ndarray | None
+    block: Block,
+    lp: relaxation.Relaxation,
+    order: np.ndarray | None,
+    *,
+    finish: bool = True,
+    restricted: float | None = None,
 ) -> BlockSolution | None:
     """LP, a first plan and reduced-cost fixing, then the search (given its members'
-    `order`; None: no search) or the MIP over the groups kept.
+    `order`; None: no search) or the MIP over the groups kept. Without `finish`, no MIP
+    after fixing: the plan found with the LP's bound. `restricted`: seconds for the
+    restricted MIP (default from the settings).
 
     None when the LP stage found no plan: the caller then solves the whole block.
     """
@@ -245,7 +261,10 @@ def _solve_by_fixing(
     searching = order is not None
     by_name = block.names()
     singles = {name for name, (s, j) in by_name.items() if block.candidates[s][j].size == 1}
-    restricted = settings.search_restricted_seconds if searching else settings.restricted_seconds
+    if restricted is None:
+        restricted = (
+            settings.search_restricted_seconds if searching else settings.restricted_seconds
+        )
     reduction = fixing.reduce_relaxation(
         lp, singles, block.remaining(), restricted, settings=settings, stop=block.stop
     )
@@ -290,7 +309,7 @@ def _solve_by_fixing(
             return BlockSolution(outcome=outcome, picked=_picked(block, by_name, plan))
         block.progress(f"{label}: the search would outgrow memory; solving the groups kept by MIP")
     limit = block.remaining()
-    if block.deadline is not None and time.perf_counter() >= block.deadline:
+    if not finish or (block.deadline is not None and time.perf_counter() >= block.deadline):
         # out of time: keep fixing's plan, proven against the LP bound (a MIP's presolve
         # alone ran 80 s past a 2 s limit on 83,000 groups)
         block.progress(f"{label}: out of time; keeping that plan")
@@ -391,6 +410,162 @@ def _solve_by_fixing(
         bound=bound,
     )
     return BlockSolution(outcome=outcome, picked=_picked(block, by_name, plan))
+
+
+def _solve_decomposed(
+    block: Block, lp: relaxation.Relaxation, rows: list[LinearRow]
+) -> BlockSolution | None:
+    """A block with side rows, from its LP's solution (`lp.solution`): a first plan from
+    a MIP over the groups the LP marks as most promising; then the Lagrangian phase
+    (`solver/lagrange.py`), each service solved alone under prices on the rows, from
+    the LP's row duals; then MIPs over a widening window of the groups whose bounds (LP
+    reduced cost, Lagrangian) could still beat the plan (`solver/window.py`). None when
+    some member has no allowed group."""
+    settings = block.settings
+    solution = lp.solution
+    z = solution.objective
+    duals = solution.duals[-len(rows) :]
+    column_bounds = z + np.minimum(solution.reduced_costs, 0.0)
+    coupled = lagrange.Coupled(
+        {
+            s: np.fromiter((c.value(block.objective) for c in cands), float, len(cands))
+            for s, cands in block.candidates.items()
+        },
+        rows,
+        {s: _alone(block, s) for s in block.candidates},
+    )
+    offsets = dict(
+        zip(block.candidates, np.cumsum([0, *map(len, block.candidates.values())]), strict=False)
+    )
+    by_name = block.names()
+    singles = np.array(
+        [block.candidates[s][j].size == 1 for s, j in (by_name[n] for n in lp.names)], dtype=bool
+    )
+    closing = functools.partial(
+        window.close_gap,
+        lp,
+        always=singles,
+        first_share=settings.first_budget_share,
+        max_columns=settings.window_max_columns,
+        time_share=settings.highs_time_share,
+        progress=block.progress,
+        label=block.label,
+        stop=block.stop,
+    )
+    # a first plan from the window the LP alone marks out, then prices for a tighter
+    # bound and narrower windows
+    closed = closing(
+        column_bounds=column_bounds,
+        bound=z,
+        plan=None,
+        value=-math.inf,
+        deadline=block.deadline,
+        rounds=1,
+    )
+    if not closed.optimal:
+        prices_by = None
+        if block.deadline is not None:  # the prices get a share of the time left
+            prices_by = time.perf_counter() + settings.lagrange_time_share * (
+                block.deadline - time.perf_counter()
+            )
+        dual = lagrange.lagrangian(
+            coupled,
+            {s: _service_solver(block, s) for s in block.candidates},
+            duals,
+            deadline=prices_by,
+            progress=block.progress,
+            label=block.label,
+            stop=block.stop,
+            max_iterations=settings.lagrange_iterations,
+            upper_bound=closed.bound,
+            known=closed.value,
+        )
+        if math.isinf(dual.bound) and dual.bound < 0:
+            return None  # some service has no plan at all
+        for s, bounds in dual.column_bounds.items():
+            part = slice(offsets[s], offsets[s] + len(bounds))
+            column_bounds[part] = np.minimum(column_bounds[part], bounds)
+        plan, value = closed.plan, closed.value
+        if dual.plan is not None and dual.plan.value > value:
+            plan = np.concatenate(
+                [offsets[s] + np.asarray(p, dtype=np.int64) for s, p in dual.plan.picked.items()]
+            )
+            value = dual.plan.value
+        closed = closing(
+            column_bounds=column_bounds,
+            bound=min(closed.bound, dual.bound),
+            plan=plan,
+            value=value,
+            deadline=block.deadline,
+        )
+    if closed.plan is None:
+        raise SolverError(f"no plan for {block.label} within the time limit")
+    names = [lp.names[j] for j in closed.plan]
+    return BlockSolution(
+        outcome=window.closed_outcome(closed), picked=_picked(block, by_name, names)
+    )
+
+
+def _service_solver(block: Block, service: str) -> lagrange.ServiceSolver:
+    """Solves one service of a block alone, under any column costs, in process (HiGHS):
+    LP, fixing, and the search where it applies (exact), else the plan fixing found with
+    the LP's bound. Its LP is kept from one call to the next, so that each starts from
+    the last basis."""
+    cands = block.candidates[service]
+    lp = relaxation.from_columns(block.pricers, {service: cands}, [], block.objective)
+    alone = attrs.evolve(
+        block,
+        candidates={service: cands},
+        constraints=(),
+        progress=_quiet,
+        settings=attrs.evolve(block.settings, solver=Solver.HIGHS),
+    )
+    order = search_order(alone, []) if block.settings.search and lp is not None else None
+    if order is not None:
+        _drop_upper_bounds(lp)
+
+    def solve(costs: np.ndarray, deadline: float | None) -> lagrange.ServicePlan | None:
+        if lp is None:
+            return None
+        lp.set_costs(np.asarray(costs, dtype=float))
+        solved = _solve_by_fixing(
+            attrs.evolve(alone, deadline=deadline),
+            lp,
+            order,
+            finish=False,
+            restricted=block.settings.lagrange_restricted_seconds,
+        )
+        solution = lp.solution
+        if solution is None or solution.status == "unsolved":  # out of time before the LP
+            return lagrange.ServicePlan(positions=None, value=-math.inf, bound=math.inf)
+        if solution.status == "infeasible":
+            return None  # some member has no group at all
+        z = solution.objective
+        reduced = np.minimum(solution.reduced_costs, 0.0)
+        if solved is None:  # the LP stage found no plan (members who may not stay alone)
+            return lagrange.ServicePlan(
+                positions=None, value=-math.inf, bound=z, lp_value=z, reduced_costs=reduced
+            )
+        return lagrange.ServicePlan(
+            positions=np.asarray(solved.picked[service], dtype=np.int64),
+            value=solved.outcome.objective,
+            bound=solved.outcome.bound,
+            lp_value=z,
+            reduced_costs=reduced,
+        )
+
+    return solve
+
+
+def _alone(block: Block, service: str) -> np.ndarray | None:
+    """The positions of a service's groups of one, if every sharer has one."""
+    cands = block.candidates[service]
+    singles = [j for j, c in enumerate(cands) if c.size == 1]
+    return np.array(singles) if len(singles) == len(block.pricers[service].ids) else None
+
+
+def _quiet(message: str) -> None:
+    """Progress that says nothing (a service solved inside the Lagrangian phase)."""
 
 
 def _search_kept(
