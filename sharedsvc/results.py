@@ -6,13 +6,18 @@ report only renders them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from sharedsvc.appraisal.cashflows import payback_year
 from sharedsvc.constants import Objective, Status
+
+if TYPE_CHECKING:
+    from sharedsvc.model.consortium import Consortium
+    from sharedsvc.settings import Settings
 
 
 def _money(value: float) -> float:
@@ -180,6 +185,113 @@ class Cash:
         }
 
 
+RECORD_FORMAT = 1
+"""The version of the plan file's `record` (`PlanRecord`); a reader refuses a newer one."""
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: mappings as dicts, tuples as lists, enums as their text."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)  # a StrEnum as its plain text
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class PlanRecord:
+    """What makes a plan file a record that can be tracked years later without the
+    consortium file (`docs/tracking.md`): the consortium's text and its hash, the
+    sharedsvc that made it, every parameter it used and the appraisal's year-by-year
+    shapes and discount factors."""
+
+    version: str
+    """The sharedsvc version that made the plan."""
+    source: str
+    """Where the consortium was read from (a path, or "<string>")."""
+    text: str | None
+    """The consortium's TOML exactly as read; None when the consortium was changed in
+    code after it was read (its text would no longer give it)."""
+    scenario: tuple[str, ...] = ()
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """The consortium's appraisal settings, allocation, constraints and every service's
+    model and parameters (defaults filled in), as JSON values."""
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+    """The engine's `Settings` for the run (solver, time limit and tuning limits)."""
+    discount_factors: tuple[float, ...] = ()
+    """Years 0..horizon: what a pound in each year is worth at the start."""
+    shapes: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
+    """Years 0..horizon: the share of the annual saving (`saving`), of the standalone
+    cost paid on top (`double_running`) and of the one-off cost (`one_off`, the exit
+    included) that fall in each year (`CashFlowProfile.shapes`)."""
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 of the consortium's text (UTF-8), or None without a text."""
+        if self.text is None:
+            return None
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def of(
+        cls, consortium: Consortium, settings: Settings, *, version: str, exact: bool
+    ) -> PlanRecord:
+        """The record of a plan of `consortium` made under `settings`; `exact` says
+        whether `consortium.text` still gives this consortium (`load.reads_back`)."""
+        profile = consortium.cash_flows
+        saving, double, one_off = profile.shapes()
+        parameters = {
+            "name": consortium.name,
+            "horizon_years": consortium.horizon_years,
+            "discount_rate": consortium.discount_rate,
+            "objective": consortium.objective,
+            "allocation": consortium.allocation,
+            "ramp_up": consortium.ramp_up,
+            "one_off_profile": consortium.one_off_profile,
+            "double_running": consortium.double_running,
+            "exit_cost": consortium.exit_cost,
+            "count_non_cashable": consortium.count_non_cashable,
+            "optimism_bias": consortium.optimism_bias.to_dict(),
+            "constraints": consortium.settings,
+            "services": {
+                s.id: {"model": s.model, "parameters": s.parameters} for s in consortium.services
+            },
+            "uncertain": [u.path for u in consortium.uncertain],
+        }
+        return cls(
+            version=version,
+            source=consortium.source,
+            text=consortium.text if exact and consortium.text else None,
+            scenario=consortium.scenario,
+            parameters=plain(parameters),
+            settings=plain(attrs.asdict(settings)),
+            discount_factors=tuple(profile.discount_factors().tolist()),
+            shapes={
+                "saving": tuple(saving.tolist()),
+                "double_running": tuple(double.tolist()),
+                "one_off": tuple(one_off.tolist()),
+            },
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "sharedsvc_version": self.version,
+            "consortium_source": self.source,
+            "consortium_sha256": self.sha256,
+            "consortium_text": self.text,
+            "scenario": list(self.scenario),
+            "parameters": plain(self.parameters),
+            "settings": plain(self.settings),
+            "years": {
+                "discount_factors": list(self.discount_factors),
+                **{k: list(v) for k, v in self.shapes.items()},
+            },
+        }
+
+
 @attrs.frozen(kw_only=True)
 class ServiceResult:
     service: str
@@ -227,6 +339,10 @@ class ServiceResult:
         }
         if self.why_alone:
             data["why_alone"] = dict(sorted(self.why_alone.items()))
+        if self.standalone_costs:
+            data["standalone_costs"] = {
+                m: _money(v) for m, v in sorted(self.standalone_costs.items())
+            }
         if self.stability is not None:
             data["stability"] = self.stability.to_dict()
         return data
@@ -352,6 +468,10 @@ class Result:
     """The optimism bias applied (empty without one): uplifts, delay, preset, mitigation."""
     stability_cost: float = 0.0
     """NPV given up for `[constraints] stability` (the optimum without it, less with)."""
+    record: PlanRecord | None = attrs.field(default=None, eq=False)
+    """What a plan file keeps to be tracked later (`Engine.optimise` adds it); None for
+    runs inside the engine (draws, explanations). Not compared: two equal plans are
+    equal whatever run made them."""
 
     @property
     def solved(self) -> bool:
@@ -488,4 +608,6 @@ class Result:
             data["unfinished"] = list(self.unfinished)
         if self.status == Status.INFEASIBLE:
             data["conflicts"] = list(self.conflicts)
+        if self.record is not None:
+            data["record"] = self.record.to_dict()
         return data
