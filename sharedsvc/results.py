@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sharedsvc.settings import Settings
 
 
-def _money(value: float) -> float:
+def pennies(value: float) -> float:
     """Pounds rounded to the penny, with no negative zero."""
     return float(round(value, 2)) + 0.0
 
@@ -64,16 +64,16 @@ class GroupResult:
     def to_dict(self) -> dict[str, Any]:
         data = {
             "members": list(self.members),
-            "annual_saving": _money(self.annual_saving),
-            "transition_cost": _money(self.transition_cost),
-            "npv": _money(self.npv),
-            "allocation": {m: _money(v) for m, v in sorted(self.allocation.items())},
+            "annual_saving": pennies(self.annual_saving),
+            "transition_cost": pennies(self.transition_cost),
+            "npv": pennies(self.npv),
+            "allocation": {m: pennies(v) for m, v in sorted(self.allocation.items())},
         }
         if self.stable is not None:
             data["stable"] = self.stable
-        data["cashable_saving"] = _money(self.cashable_saving)
-        data["non_cashable_value"] = _money(self.non_cashable_value)
-        data["non_cashable_counted"] = _money(self.non_cashable_counted)
+        data["cashable_saving"] = pennies(self.cashable_saving)
+        data["non_cashable_value"] = pennies(self.non_cashable_value)
+        data["non_cashable_counted"] = pennies(self.non_cashable_counted)
         if self.unadjusted is not None:
             data["unadjusted"] = self.unadjusted.to_dict()
         if self.discounted:
@@ -99,9 +99,9 @@ class Blocking:
     def to_dict(self) -> dict[str, Any]:
         return {
             "members": list(self.members),
-            "value": _money(self.value),
-            "allocated": _money(self.allocated),
-            "excess": _money(self.excess),
+            "value": pennies(self.value),
+            "allocated": pennies(self.allocated),
+            "excess": pennies(self.excess),
         }
 
 
@@ -127,8 +127,8 @@ class Stability:
         return {
             "stable": self.stable,
             "blocking": None if self.blocking is None else self.blocking.to_dict(),
-            "cost_of_stability": _money(self.cost_of_stability),
-            "lp_bound": _money(self.lp_bound),
+            "cost_of_stability": pennies(self.cost_of_stability),
+            "lp_bound": pennies(self.lp_bound),
             "worse_off_alone": list(self.worse_off_alone),
         }
 
@@ -142,8 +142,8 @@ def _add(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
 def cash_flow_dict(undiscounted, discounted) -> dict[str, list[float]]:
     """Year-by-year flows for the JSON: index 0 is the start, index t the end of year t."""
     return {
-        "undiscounted": [_money(v) for v in undiscounted],
-        "discounted": [_money(v) for v in discounted],
+        "undiscounted": [pennies(v) for v in undiscounted],
+        "discounted": [pennies(v) for v in discounted],
     }
 
 
@@ -177,11 +177,11 @@ class Cash:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "npv": _money(self.npv),
-            "annual_saving": _money(self.annual_saving),
-            "transition_cost": _money(self.transition_cost),
-            "cashable_saving": _money(self.annual_saving - self.non_cashable_counted),
-            "non_cashable_value": _money(self.non_cashable_value),
+            "npv": pennies(self.npv),
+            "annual_saving": pennies(self.annual_saving),
+            "transition_cost": pennies(self.transition_cost),
+            "cashable_saving": pennies(self.annual_saving - self.non_cashable_counted),
+            "non_cashable_value": pennies(self.non_cashable_value),
         }
 
 
@@ -341,7 +341,7 @@ class ServiceResult:
             data["why_alone"] = dict(sorted(self.why_alone.items()))
         if self.standalone_costs:
             data["standalone_costs"] = {
-                m: _money(v) for m, v in sorted(self.standalone_costs.items())
+                m: pennies(v) for m, v in sorted(self.standalone_costs.items())
             }
         if self.stability is not None:
             data["stability"] = self.stability.to_dict()
@@ -414,13 +414,13 @@ class MemberResult:
     def to_dict(self) -> dict[str, Any]:
         gain = self.gain_percent
         return {
-            "npv": _money(self.npv),
+            "npv": pennies(self.npv),
             "kind": self.kind,
-            "annual_saving": _money(self.annual_saving),
-            "transition_cost": _money(self.transition_cost),
-            "cashable_saving": _money(self.annual_saving - self.total.non_cashable_counted),
-            "non_cashable_value": _money(self.total.non_cashable_value),
-            "standalone_cost": _money(self.standalone_cost),
+            "annual_saving": pennies(self.annual_saving),
+            "transition_cost": pennies(self.transition_cost),
+            "cashable_saving": pennies(self.annual_saving - self.total.non_cashable_counted),
+            "non_cashable_value": pennies(self.total.non_cashable_value),
+            "standalone_cost": pennies(self.standalone_cost),
             "gain_percent": None if gain is None else round(gain, 2),
             "payback_year": self.payback_year,
             "services": {s: c.to_dict() for s, c in self.cash.items()},
@@ -537,9 +537,9 @@ class Result:
         return {
             "optimism_bias": dict(self.optimism_bias),
             "unadjusted_totals": {
-                "npv": _money(total.npv),
-                "annual_saving": _money(total.annual_saving),
-                "transition_cost": _money(total.transition_cost),
+                "npv": pennies(total.npv),
+                "annual_saving": pennies(total.annual_saving),
+                "transition_cost": pennies(total.transition_cost),
             },
         }
 
@@ -576,21 +576,23 @@ class Result:
             "consortium": self.consortium,
             "status": self.status.value,
             "objective": self.objective.value,
-            "totals": {k: _money(v) for k, v in self.totals.items()},
+            "totals": {k: pennies(v) for k, v in self.totals.items()},
             "gap": self.gap,
             "services": {s.service: s.to_dict() for s in self.services},
             "members": {
                 m: (
                     self.member(m).to_dict()
                     if m in self.kinds
-                    else {"npv": _money(v), "kind": "council"}
+                    else {"npv": pennies(v), "kind": "council"}
                 )
                 for m, v in sorted(self.members.items())
             },
-            "stability_cost": _money(self.stability_cost),
+            "stability_cost": pennies(self.stability_cost),
             "non_cashable": {
-                "value": _money(sum(g.non_cashable_value for s in self.services for g in s.groups)),
-                "counted": _money(
+                "value": pennies(
+                    sum(g.non_cashable_value for s in self.services for g in s.groups)
+                ),
+                "counted": pennies(
                     sum(g.non_cashable_counted for s in self.services for g in s.groups)
                 ),
                 "count_share": self.count_non_cashable,
