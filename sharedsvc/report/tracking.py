@@ -275,7 +275,11 @@ def findings(found: Tracking) -> list[str]:
 def replan_tables(replan: Replan) -> list[tables.Table]:
     """What re-optimising the remaining years would change, and what it is worth."""
     rows: list[tuple[str, Any, str]] = [
-        ("re-planned from", replan.from_date, tables.TEXT),
+        (
+            "re-planned from the end of year",
+            f"{replan.from_year} ({replan.from_date})",
+            tables.TEXT,
+        ),
         ("remaining years", replan.remaining_years, tables.INTEGER),
         ("status", replan.status, tables.TEXT),
         ("exit cost (share of one-off cost)", replan.exit_share, tables.PERCENT),
