@@ -656,9 +656,6 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
         sys.exit(1)
 
 
-TRACK_FORMATS = (*WORKBOOK_FORMATS, "html")
-
-
 @main.command()
 @click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
 @click.argument("actuals_file", metavar="ACTUALS", type=click.Path(path_type=Path))
@@ -712,7 +709,7 @@ TRACK_FORMATS = (*WORKBOOK_FORMATS, "html")
     metavar="SECONDS",
     help="With --replan: stop re-optimising after SECONDS with the best plan and its gap.",
 )
-@_format_and_output(TRACK_FORMATS)
+@_format_and_output(PLAN_FORMATS)
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
 def track(
     plan_file,
@@ -747,7 +744,7 @@ def track(
     from sharedsvc.tracking.compare import track as compare
     from sharedsvc.tracking.plan import read_plan
 
-    fmt = _chosen_format(fmt, output, TRACK_FORMATS)
+    fmt = _chosen_format(fmt, output, PLAN_FORMATS)
     _check_output(plan_file, output, "the plan file")
     _check_output(actuals_file, output, "the actuals file")
     if not replan:
@@ -788,6 +785,9 @@ def track(
         _deliver_workbook(tracking_tables(found), output)
     else:
         _deliver(render_tracking(found, fmt), output)
+    if found.replan is not None and found.replan.replan_npv is None:
+        click.echo(f"error: --replan: {printable(found.replan.message)}", err=True)
+        sys.exit(1)
 
 
 @main.command()

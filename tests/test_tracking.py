@@ -613,3 +613,21 @@ def test_missing_files_exit_2(tmp_path, plan_file):
     assert result.exit_code == 2 and f"{absent}: no such file" in result.stderr
     result = run("track", tmp_path / "none.json", absent)
     assert result.exit_code == 2 and "none.json: no such file" in result.stderr
+
+
+def test_a_plan_with_no_partnership_has_nothing_to_track(tmp_path):
+    consortium = tmp_path / "none.toml"
+    consortium.write_text(
+        PAIR.format(extra="").replace("annual_saving = 100.0", "annual_saving = -1.0")
+    )
+    plan = tmp_path / "plan.json"
+    assert run("optimise", consortium, "-q", "-o", plan).exit_code == 0
+    result = run("track", plan, actuals_file(tmp_path, "start = 2020-01-01\n"))
+    assert result.exit_code == 0, result.stderr
+    assert "The plan forms no partnership: there is nothing to track." in result.stdout
+    listed = ACTUALS.format(dissolved="", contributions="")
+    result = run("track", plan, actuals_file(tmp_path, listed), "--as-of", "2022-06-30")
+    assert result.exit_code == 2
+    assert "partnerships[0].service: the plan has no partnership for 'legal'; it forms none" in (
+        result.stderr
+    )

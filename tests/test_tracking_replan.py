@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import attrs
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -24,7 +25,7 @@ from sharedsvc.tracking.actuals import parse_actuals, read_actuals
 from sharedsvc.tracking.compare import track
 from sharedsvc.tracking.draws import forecast_spread
 from sharedsvc.tracking.plan import parse_plan, read_plan
-from sharedsvc.tracking.replan import DISSOLVE, FORM, KEEP, replan
+from sharedsvc.tracking.replan import DISSOLVE, FORM, KEEP, Replan, replan
 
 THREE = """
 [consortium]
@@ -218,3 +219,24 @@ def test_the_forecast_spread_is_simulates_draws_for_the_years_to_come(engine, tm
     total = sum(p.forecast_npv for p in spread.partnerships)
     assert spread.spread["p5"] < total < spread.spread["p95"]
     assert spread.draws == 40 and spread.seed == 7
+
+
+def test_a_replan_with_no_plan_says_why(found):
+    from sharedsvc.report.tracking import render
+
+    nothing = Replan(
+        from_year=1,
+        from_date="2020-12-31",
+        remaining_years=2,
+        exit_share=0.5,
+        status="infeasible",
+        gap=None,
+        message="no grouping satisfies the constraints: must_share",
+        continue_npv=8.0,
+        replan_npv=None,
+    )
+    shown = attrs.evolve(found, replan=nothing)
+    data = json.loads(render(shown, "json"))["replan"]
+    assert data["replan_npv"] is None and data["difference"] is None
+    assert data["status"] == "infeasible" and data["changes"] == []
+    assert "no grouping satisfies the constraints: must_share" in render(shown, "table")

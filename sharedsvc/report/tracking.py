@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from sharedsvc.tracking.compare import PartnershipTracking, Tracking
     from sharedsvc.tracking.replan import Replan
 
-FORMATS = ("table", "json", "csv", "markdown", "html")
-"""What `track` writes as text (and a workbook, `xlsx`)."""
 SPREAD = (("mean", "mean"), ("p5", "P5"), ("p50", "P50"), ("p95", "P95"))
 
 
@@ -246,6 +244,8 @@ def members_table(found: Tracking) -> tables.Table:
 def findings(found: Tracking) -> list[str]:
     """One sentence per thing a committee must hear: each partnership at risk and why,
     each negative gain, each missing year, each dissolution."""
+    if not found.partnerships:
+        return ["The plan forms no partnership: there is nothing to track."]
     out = []
     for p in found.at_risk:
         out.append(f"{p.label} is at risk: {'; '.join(p.reasons)}.")
@@ -282,6 +282,7 @@ def replan_tables(replan: Replan) -> list[tables.Table]:
         ),
         ("remaining years", replan.remaining_years, tables.INTEGER),
         ("status", replan.status, tables.TEXT),
+        ("message", replan.message, tables.TEXT),
         ("exit cost (share of one-off cost)", replan.exit_share, tables.PERCENT),
         ("npv keeping today's partnerships", replan.continue_npv, tables.MONEY),
         ("npv of the re-plan", replan.replan_npv, tables.MONEY),
@@ -440,9 +441,10 @@ def replan_dict(replan: Replan) -> dict[str, Any]:
         "status": replan.status,
         "gap": replan.gap,
         "exit_share": replan.exit_share,
+        "message": replan.message,
         "continue_npv": pennies(replan.continue_npv),
-        "replan_npv": pennies(replan.replan_npv),
-        "difference": pennies(replan.difference),
+        "replan_npv": None if replan.replan_npv is None else pennies(replan.replan_npv),
+        "difference": None if replan.difference is None else pennies(replan.difference),
         "changes": [
             {
                 "service": c.service,

@@ -27,7 +27,13 @@ import numpy as np
 
 from sharedsvc.report.text import money
 from sharedsvc.results import pennies
-from sharedsvc.tracking.actuals import Actuals, Calendar, Dissolution, PartnershipActuals
+from sharedsvc.tracking.actuals import (
+    Actuals,
+    Calendar,
+    Dissolution,
+    PartnershipActuals,
+    YearActual,
+)
 from sharedsvc.tracking.plan import PlannedPartnership, TrackedPlan
 
 if TYPE_CHECKING:
@@ -58,6 +64,25 @@ TOLERANCE = 0.05
 """Within this share of the plan either way, a partnership is on track."""
 STEADY = 0.005
 """A trend of under half a penny a year either way is steady."""
+
+
+class ToDate:
+    """The variance and the share delivered, from a saving to date planned and realised
+    (a partnership's, a member's, the whole plan's)."""
+
+    __slots__ = ()
+    planned_to_date: float
+    realised_to_date: float
+
+    @property
+    def variance_to_date(self) -> float:
+        return self.realised_to_date - self.planned_to_date
+
+    @property
+    def delivered(self) -> float | None:
+        """Realised over planned saving to date, when a saving was planned to date."""
+        planned = self.planned_to_date
+        return None if planned <= 0 else self.realised_to_date / planned
 
 
 @attrs.frozen(kw_only=True)
@@ -135,7 +160,7 @@ def slope(xs, ys) -> float | None:
 
 
 @attrs.frozen(kw_only=True)
-class MemberShare:
+class MemberShare(ToDate):
     """One member's part of one partnership."""
 
     member: str
@@ -150,10 +175,6 @@ class MemberShare:
     """The years whose gain came from its contributions rather than its share."""
 
     @property
-    def variance_to_date(self) -> float:
-        return self.realised_to_date - self.planned_to_date
-
-    @property
     def negative(self) -> bool:
         """Its forecast gain has turned negative: the split that made it join no longer
         holds (to the penny, so that a rounding never flags it)."""
@@ -161,7 +182,7 @@ class MemberShare:
 
 
 @attrs.frozen(kw_only=True)
-class PartnershipTracking:
+class PartnershipTracking(ToDate):
     plan: PlannedPartnership
     years: tuple[Year, ...]
     dissolved: Dissolution | None
@@ -189,16 +210,6 @@ class PartnershipTracking:
         return math.fsum(y.realised for y in self.known)
 
     @property
-    def variance_to_date(self) -> float:
-        return self.realised_to_date - self.planned_to_date
-
-    @property
-    def delivered(self) -> float | None:
-        """Realised over planned saving to date, when a saving was planned to date."""
-        planned = self.planned_to_date
-        return None if planned <= 0 else self.realised_to_date / planned
-
-    @property
     def forecast_npv(self) -> float:
         return math.fsum(y.discounted for y in self.years)
 
@@ -220,7 +231,7 @@ class PartnershipTracking:
 
 
 @attrs.frozen(kw_only=True)
-class MemberTotal:
+class MemberTotal(ToDate):
     """One member over every partnership it is in."""
 
     member: str
@@ -231,16 +242,12 @@ class MemberTotal:
     forecast_npv: float
 
     @property
-    def variance_to_date(self) -> float:
-        return self.realised_to_date - self.planned_to_date
-
-    @property
     def negative(self) -> bool:
         return pennies(self.forecast_npv) < 0
 
 
 @attrs.frozen(kw_only=True)
-class Tracking:
+class Tracking(ToDate):
     """A plan against its actuals, as of a date."""
 
     plan: TrackedPlan
@@ -296,15 +303,6 @@ class Tracking:
         return math.fsum(p.realised_to_date for p in self.partnerships)
 
     @property
-    def variance_to_date(self) -> float:
-        return self.realised_to_date - self.planned_to_date
-
-    @property
-    def delivered(self) -> float | None:
-        planned = self.planned_to_date
-        return None if planned <= 0 else self.realised_to_date / planned
-
-    @property
     def plan_npv(self) -> float:
         return self.plan.npv
 
@@ -313,7 +311,9 @@ class Tracking:
         return math.fsum(p.forecast_npv for p in self.partnerships)
 
 
-def realised_saving(planned: PlannedPartnership, found, count_non_cashable: float) -> float:
+def realised_saving(
+    planned: PlannedPartnership, found: YearActual, count_non_cashable: float
+) -> float:
     """A year's realised saving from its outturn (before any exit cost): the standalone
     cost the members no longer pay (none in year 0, the start) less what they paid."""
     standalone = planned.standalone_cost if found.year >= 1 else 0.0

@@ -264,43 +264,37 @@ def replan(
     }
     if not result.solved:
         return Replan(replan_npv=None, **common)
+    return attrs.evolve(
+        Replan(replan_npv=None, **common), **_changes(found, formed, result, consortium)
+    )
+
+
+def _changes(found: Tracking, formed: Sequence[_Formed], result, consortium) -> dict[str, Any]:
+    """Each partnership formed today kept or left, each new one formed, and the re-plan's
+    npv: kept ones' values, new ones' npv, less the exit cost of those left."""
     chosen = {(s.service, g.members): g for s in result.services for g in s.groups}
-    changes = []
-    for f in formed:
-        key = (f.tracked.plan.service, f.tracked.plan.members)
-        if key in chosen:
-            changes.append(
-                Change(
-                    service=key[0],
-                    members=key[1],
-                    action=KEEP,
-                    annual_saving=f.saving,
-                    one_off=0.0,
-                    npv=f.value,
-                    note=f.note,
-                )
-            )
-        else:
-            changes.append(
-                Change(
-                    service=key[0],
-                    members=key[1],
-                    action=DISSOLVE,
-                    annual_saving=None,
-                    one_off=f.exit,
-                    npv=-f.exit,
-                    note=f"exit cost; kept, it would be worth {money(f.value)}",
-                )
-            )
-    ours = {(f.tracked.plan.service, f.tracked.plan.members) for f in formed}
     dissolved = {
         (p.plan.service, p.plan.members): p.dissolved.year
         for p in found.partnerships
         if p.dissolved is not None
     }
+    changes = []
+    for f in formed:
+        key = (f.tracked.plan.service, f.tracked.plan.members)
+        kept = key in chosen
+        changes.append(
+            Change(
+                service=key[0],
+                members=key[1],
+                action=KEEP if kept else DISSOLVE,
+                annual_saving=f.saving if kept else None,
+                one_off=0.0 if kept else f.exit,
+                npv=f.value if kept else -f.exit,
+                note=f.note if kept else f"exit cost; kept, it would be worth {money(f.value)}",
+            )
+        )
+        chosen.pop(key, None)
     for key, group in chosen.items():
-        if key in ours:
-            continue
         note = "a new partnership"
         if key in dissolved:
             note = f"forms again the partnership dissolved at the end of year {dissolved[key]}"
@@ -317,4 +311,4 @@ def replan(
         )
     order = {s.id: i for i, s in enumerate(consortium.services)}
     changes.sort(key=lambda c: (order[c.service], c.members))
-    return Replan(replan_npv=math.fsum(c.npv for c in changes), changes=tuple(changes), **common)
+    return {"changes": tuple(changes), "replan_npv": math.fsum(c.npv for c in changes)}
