@@ -664,8 +664,8 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
     "as_of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     metavar="DATE",
-    help="Track as of DATE (YYYY-MM-DD) instead of today: years not ended by then are "
-    "forecast, and actuals for them, or dated after DATE, are refused.",
+    help="Track as of DATE (YYYY-MM-DD, not after today) instead of today: years not "
+    "ended by then are forecast, and actuals for them, or dated after DATE, are refused.",
 )
 @click.option(
     "--threshold",
@@ -685,6 +685,7 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
     "--draws",
     type=click.IntRange(1, 1_000_000),
     default=None,
+    metavar="N",
     help="Also spread the forecast over N draws of the plan's uncertain inputs.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="The draws' seed.")
@@ -751,7 +752,10 @@ def track(
         for given, name in ((exit_share, "--exit-cost"), (time_limit, "--time-limit")):
             if given is not None:
                 raise UsageError(f"{name} goes with --replan")
-    day = datetime.date.today() if as_of is None else as_of.date()
+    today = datetime.date.today()
+    day = today if as_of is None else as_of.date()
+    if day > today:
+        raise UsageError(f"--as-of {day} is after today ({today}): what is not known yet")
     plan = read_plan(plan_file)
     actuals = read_actuals(actuals_file, plan, day)
     found = compare(plan, actuals, threshold=threshold, tolerance=tolerance)

@@ -6,6 +6,7 @@ report only renders them.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -190,14 +191,17 @@ RECORD_FORMAT = 1
 
 
 def plain(value: Any) -> Any:
-    """A value as JSON holds it: mappings as dicts, tuples as lists, enums as their text."""
+    """A value as JSON holds it: mappings as dicts, tuples as lists, enums and anything
+    else JSON has no word for as their text."""
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)  # a StrEnum as its plain text
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    return str(value)
 
 
 @attrs.frozen(kw_only=True)

@@ -376,6 +376,9 @@ def test_usage_mistakes_exit_2(tmp_path, plan_file):
     assert alone.exit_code == 2 and "--exit-cost goes with --replan" in alone.stderr
     date = run("track", plan_file, actuals, "--as-of", "30/06/2022")
     assert date.exit_code == 2 and "--as-of" in date.stderr
+    later = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    future = run("track", plan_file, actuals, "--as-of", later)
+    assert future.exit_code == 2 and f"--as-of {later} is after today" in future.stderr
 
 
 # -- bad input: exit 2, the file, the key path, what was expected --------------------------
@@ -631,3 +634,15 @@ def test_a_plan_with_no_partnership_has_nothing_to_track(tmp_path):
     assert "partnerships[0].service: the plan has no partnership for 'legal'; it forms none" in (
         result.stderr
     )
+
+
+def test_a_wrong_cost_is_one_problem_not_two(tmp_path, plan_file):
+    text = (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        '[[partnerships.years]]\nyear = 1\nrunning_cost = "lots"\ndate = 2021-01-01\n'
+        "contributions = { a = 200, b = 200 }\n"
+    )
+    result = run("track", plan_file, actuals_file(tmp_path, text), "--as-of", "2022-06-30")
+    assert result.exit_code == 2
+    assert "1 problem found" in result.stderr  # the contributions are not also called wrong
+    assert "running_cost: expected a number >= 0 (pounds), got 'lots'" in result.stderr

@@ -441,8 +441,10 @@ class _ActualsReader(Collector):
                         key_path(path, key),
                         "year 0 is the start, when only one-off costs fall: expected none",
                     )
+        amounts = len(self.problems)
         running = self.amount(raw, "running_cost", path, required=year != 0)
         one_off = self.amount(raw, "one_off_cost", path, required=year == 0)
+        costs = running + one_off if len(self.problems) == amounts else None
         non_cash = self.amount(raw, "non_cashable_value", path, required=False)
         day = self.date(raw.get("date"), key_path(path, "date"), required=True)
         self.not_future(day, key_path(path, "date"))
@@ -460,7 +462,10 @@ class _ActualsReader(Collector):
         contributions = None
         if "contributions" in raw:
             contributions = self.contributions(
-                raw["contributions"], key_path(path, "contributions"), planned, running + one_off
+                raw["contributions"],
+                key_path(path, "contributions"),
+                planned,
+                costs,  # None: the costs are wrong already, so is no sum
             )
         note = self.note(raw, path)
         if year is None or day is None or len(self.problems) > before:
@@ -476,7 +481,7 @@ class _ActualsReader(Collector):
         )
 
     def contributions(
-        self, raw: Any, path: str, planned: PlannedPartnership | None, costs: float
+        self, raw: Any, path: str, planned: PlannedPartnership | None, costs: float | None
     ) -> dict[str, float] | None:
         if not isinstance(raw, dict):
             self.problem(
@@ -504,7 +509,7 @@ class _ActualsReader(Collector):
                 f"no contribution for {joined(missing)}: give every member's, or none",
             )
             return None
-        if len(paid) != len(planned.members):
+        if len(paid) != len(planned.members) or costs is None:
             return None
         total = math.fsum(paid.values())
         if abs(total - costs) > PENNY:
