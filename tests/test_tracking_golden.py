@@ -261,6 +261,17 @@ def test_the_tracking_is_a_section_of_the_committee_report(inside, engine):
     assert "Partnerships against the plan" in page
 
 
+def test_the_python_example_of_the_docs_runs(inside, capsys):
+    import re
+
+    text = (ROOT / "docs" / "tracking.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
+    exec(compile(block, "docs/tracking.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "('hr: bromley + greenwich + lewisham', 'at risk')" in printed
+    assert "['greenwich', 'bromley', 'greenwich', 'lewisham']" in printed
+
+
 def regenerate() -> None:
     """Write the golden files from the code as it is (review the diff before committing)."""
     import tempfile
