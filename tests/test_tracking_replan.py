@@ -144,6 +144,10 @@ def test_the_command_shows_what_to_change(tmp_path, plan_file):
         (["a", "b"], "form"),
         (["b", "c"], "dissolve"),
     ]
+    timed = run("track", plan_file, actuals, *as_json, "--time-limit", "30")
+    assert json.loads(timed.stdout)["replan"]["difference"] == 60.0
+    alone = run("track", plan_file, actuals, "--time-limit", "30")
+    assert alone.exit_code == 2 and "--time-limit goes with --replan" in alone.stderr
     dear = run("track", plan_file, actuals, *as_json, "--exit-cost", "8")
     assert json.loads(dear.stdout)["replan"]["changes"][0]["change"] == "keep"
 
