@@ -14,7 +14,6 @@ Everything a plugin needs is exported here; the modules behind it are private
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sharedsvc.constants import AllocationRule, Objective, Solver, Status
@@ -55,12 +54,10 @@ from sharedsvc.rules import (
 )
 from sharedsvc.settings import Settings
 from sharedsvc.stopping import Interrupted, StopToken
+from sharedsvc.version import VERSION
 from sharedsvc.wording import unknown_name
 
-try:
-    __version__ = version("sharedsvc")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+__version__ = VERSION
 
 
 def load_consortium(path: str | Path, *, engine: Engine | None = None) -> Consortium:

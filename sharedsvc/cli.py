@@ -7,6 +7,7 @@ Exit statuses: 0 solved, 1 infeasible, 2 bad input or usage, 3 solver failure,
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import sys
 from pathlib import Path
@@ -166,12 +167,12 @@ def _names(given) -> tuple[str, ...]:
     return tuple(n.strip() for value in given for n in value.split(",") if n.strip())
 
 
-def _check_output(file: Path, target: Path | None) -> None:
+def _check_output(file: Path, target: Path | None, what: str = "the consortium file") -> None:
     """Before any work: an output path that is the input, or cannot be written, is refused."""
     if target is None:
         return
     if _same_file(file, target):
-        raise UsageError(f"{target} is the consortium file itself; choose another output")
+        raise UsageError(f"{target} is {what} itself; choose another output")
     outputs.check(target)  # a wrong path is found in a second, not after the run
 
 
@@ -652,6 +653,144 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
     for name in found.unsolved():
         click.echo(f"error: {name}: {printable(results[name].message)}", err=True)
     if found.unsolved():
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
+@click.argument("actuals_file", metavar="ACTUALS", type=click.Path(path_type=Path))
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Track as of DATE (YYYY-MM-DD, not after today) instead of today: years not "
+    "ended by then are forecast, and actuals for them, or dated after DATE, are refused.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.8,
+    show_default=True,
+    help="A partnership is at risk below this share of its planned saving to date.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Within this share of the plan either way, a partnership is on track.",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    metavar="N",
+    help="Also spread the forecast over N draws of the plan's uncertain inputs.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="The draws' seed.")
+@click.option(
+    "--replan",
+    is_flag=True,
+    help="Also re-optimise the remaining years from the last year ended, with the realised "
+    "figures and today's partnerships as the starting point, and show what to change.",
+)
+@click.option(
+    "--exit-cost",
+    "exit_share",
+    type=click.FloatRange(min=0, max=100),
+    default=None,
+    metavar="SHARE",
+    help="With --replan: leaving a partnership costs SHARE times its one-off cost "
+    "[default: the plan's exit_cost].",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="With --replan: stop re-optimising after SECONDS with the best plan and its gap.",
+)
+@_format_and_output(PLAN_FORMATS)
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def track(
+    plan_file,
+    actuals_file,
+    as_of,
+    threshold,
+    tolerance,
+    draws,
+    seed,
+    replan,
+    exit_share,
+    time_limit,
+    fmt,
+    output,
+    quiet,
+):
+    """Track what each partnership of PLAN (`sharedsvc optimise FILE -o plan.json`) has
+    delivered against it, from ACTUALS (a TOML file of each partnership's realised costs
+    by year): saving to date planned and realised, the variance and its trend, the
+    forecast npv, the partnerships at risk and the members whose gains turned negative.
+
+    \b
+    Examples:
+      sharedsvc optimise consortia/south-east-london.toml -o plan.json
+      sharedsvc track plan.json consortia/south-east-london-actuals.toml
+      sharedsvc track plan.json consortia/south-east-london-actuals.toml -o tracking.html
+      sharedsvc track plan.json consortia/south-east-london-actuals.toml --draws 200 --replan
+    """
+    from sharedsvc.report.tracking import render as render_tracking
+    from sharedsvc.report.tracking import tracking_tables
+    from sharedsvc.tracking.actuals import read_actuals
+    from sharedsvc.tracking.compare import track as compare
+    from sharedsvc.tracking.plan import read_plan
+
+    fmt = _chosen_format(fmt, output, PLAN_FORMATS)
+    _check_output(plan_file, output, "the plan file")
+    _check_output(actuals_file, output, "the actuals file")
+    if not replan:
+        for given, name in ((exit_share, "--exit-cost"), (time_limit, "--time-limit")):
+            if given is not None:
+                raise UsageError(f"{name} goes with --replan")
+    today = datetime.date.today()
+    day = today if as_of is None else as_of.date()
+    if day > today:
+        raise UsageError(f"--as-of {day} is after today ({today}): what is not known yet")
+    plan = read_plan(plan_file)
+    actuals = read_actuals(actuals_file, plan, day)
+    found = compare(plan, actuals, threshold=threshold, tolerance=tolerance)
+    progress = _progress(quiet)
+    if draws is not None or replan:
+        engine = _engine()
+        if draws is not None:
+            from sharedsvc.tracking.draws import forecast_spread
+
+            found = forecast_spread(
+                found, engine.registry, engine.settings, draws=draws, seed=seed, progress=progress
+            )
+        if replan:
+            from sharedsvc.tracking.replan import replan as replanned
+
+            settings = engine.settings
+            if time_limit is not None:
+                settings = attrs.evolve(settings, time_limit=time_limit)
+            found = attrs.evolve(
+                found,
+                replan=replanned(
+                    found,
+                    engine.registry,
+                    settings,
+                    exit_share=exit_share,
+                    progress=progress,
+                    stop=click.get_current_context().meta[STOP_KEY],
+                ),
+            )
+    if fmt == "xlsx":
+        _deliver_workbook(tracking_tables(found), output)
+    else:
+        _deliver(render_tracking(found, fmt), output)
+    if found.replan is not None and found.replan.replan_npv is None:
+        click.echo(f"error: --replan: {printable(found.replan.message)}", err=True)
         sys.exit(1)
 
 

@@ -19,9 +19,10 @@ from sharedsvc.model import load
 from sharedsvc.model.consortium import Consortium
 from sharedsvc.plugins import Registry, build_registry
 from sharedsvc.pricing import candidates
-from sharedsvc.results import Result
+from sharedsvc.results import PlanRecord, Result
 from sharedsvc.settings import Settings
 from sharedsvc.stopping import StopToken
+from sharedsvc.version import VERSION
 
 UNSET: Any = attrs.make_class("Unset", (), repr=False)()
 """An argument not given: the engine's setting applies."""
@@ -137,6 +138,9 @@ class Engine:
         one line at a time about the run; `write_model` also writes the whole model
         as MPS; `stop`, once requested (from a signal handler or another thread), ends
         the run with `Interrupted`.
+
+        The result carries its `record` (`PlanRecord`): the consortium's text and hash,
+        this version and every parameter, so that its JSON can be tracked later.
         """
         overrides = {
             key: value
@@ -144,7 +148,7 @@ class Engine:
             if value is not UNSET
         }
         settings = attrs.evolve(self.settings, **overrides) if overrides else self.settings
-        return pipeline.optimise(
+        result = pipeline.optimise(
             consortium,
             self.registry,
             settings,
@@ -152,3 +156,6 @@ class Engine:
             write_model=write_model,
             stop=stop,
         )
+        exact = load.reads_back(consortium, self.registry, self.settings)
+        record = PlanRecord.of(consortium, settings, version=VERSION, exact=exact)
+        return attrs.evolve(result, record=record)

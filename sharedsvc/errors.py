@@ -1,6 +1,6 @@
 """The errors sharedsvc raises, so callers can tell bad input from bad luck.
 
-The CLI maps them to exit statuses: `ConsortiumError`, `PluginError`,
+The CLI maps them to exit statuses: `ConsortiumError`, `TrackingError`, `PluginError`,
 `UsageError` and `TooLargeError` exit 2, `SolverError` exits 3. An infeasible
 model is not an error: `optimise` returns a `Result` with status "infeasible"
 and the clashing constraints, and the CLI exits 1.
@@ -36,8 +36,9 @@ class UsageError(SharedsvcError):
     """A caller asked for something that cannot be done (an unknown solver, say)."""
 
 
-class ConsortiumError(SharedsvcError):
-    """A consortium file is unreadable or invalid; carries every problem found at once."""
+class InputError(SharedsvcError):
+    """An input file is unreadable or invalid; carries every problem found at once, each
+    with its key path, and says them all with the file's name."""
 
     def __init__(self, source: str, problems: Sequence[Problem]):
         self.source = source
@@ -45,6 +46,14 @@ class ConsortiumError(SharedsvcError):
         lines = [f"{source}: {counted(len(self.problems), 'problem')} found:"]
         lines += [f"  {source}: {p}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+class ConsortiumError(InputError):
+    """A consortium file is unreadable or invalid; carries every problem found at once."""
+
+
+class TrackingError(InputError):
+    """A plan file or an actuals file (`sharedsvc track`) is unreadable or invalid."""
 
 
 class PluginError(SharedsvcError):

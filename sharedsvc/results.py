@@ -6,16 +6,22 @@ report only renders them.
 
 from __future__ import annotations
 
+import enum
+import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from sharedsvc.appraisal.cashflows import payback_year
 from sharedsvc.constants import Objective, Status
 
+if TYPE_CHECKING:
+    from sharedsvc.model.consortium import Consortium
+    from sharedsvc.settings import Settings
 
-def _money(value: float) -> float:
+
+def pennies(value: float) -> float:
     """Pounds rounded to the penny, with no negative zero."""
     return float(round(value, 2)) + 0.0
 
@@ -59,16 +65,16 @@ class GroupResult:
     def to_dict(self) -> dict[str, Any]:
         data = {
             "members": list(self.members),
-            "annual_saving": _money(self.annual_saving),
-            "transition_cost": _money(self.transition_cost),
-            "npv": _money(self.npv),
-            "allocation": {m: _money(v) for m, v in sorted(self.allocation.items())},
+            "annual_saving": pennies(self.annual_saving),
+            "transition_cost": pennies(self.transition_cost),
+            "npv": pennies(self.npv),
+            "allocation": {m: pennies(v) for m, v in sorted(self.allocation.items())},
         }
         if self.stable is not None:
             data["stable"] = self.stable
-        data["cashable_saving"] = _money(self.cashable_saving)
-        data["non_cashable_value"] = _money(self.non_cashable_value)
-        data["non_cashable_counted"] = _money(self.non_cashable_counted)
+        data["cashable_saving"] = pennies(self.cashable_saving)
+        data["non_cashable_value"] = pennies(self.non_cashable_value)
+        data["non_cashable_counted"] = pennies(self.non_cashable_counted)
         if self.unadjusted is not None:
             data["unadjusted"] = self.unadjusted.to_dict()
         if self.discounted:
@@ -94,9 +100,9 @@ class Blocking:
     def to_dict(self) -> dict[str, Any]:
         return {
             "members": list(self.members),
-            "value": _money(self.value),
-            "allocated": _money(self.allocated),
-            "excess": _money(self.excess),
+            "value": pennies(self.value),
+            "allocated": pennies(self.allocated),
+            "excess": pennies(self.excess),
         }
 
 
@@ -122,8 +128,8 @@ class Stability:
         return {
             "stable": self.stable,
             "blocking": None if self.blocking is None else self.blocking.to_dict(),
-            "cost_of_stability": _money(self.cost_of_stability),
-            "lp_bound": _money(self.lp_bound),
+            "cost_of_stability": pennies(self.cost_of_stability),
+            "lp_bound": pennies(self.lp_bound),
             "worse_off_alone": list(self.worse_off_alone),
         }
 
@@ -137,8 +143,8 @@ def _add(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
 def cash_flow_dict(undiscounted, discounted) -> dict[str, list[float]]:
     """Year-by-year flows for the JSON: index 0 is the start, index t the end of year t."""
     return {
-        "undiscounted": [_money(v) for v in undiscounted],
-        "discounted": [_money(v) for v in discounted],
+        "undiscounted": [pennies(v) for v in undiscounted],
+        "discounted": [pennies(v) for v in discounted],
     }
 
 
@@ -172,11 +178,121 @@ class Cash:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "npv": _money(self.npv),
-            "annual_saving": _money(self.annual_saving),
-            "transition_cost": _money(self.transition_cost),
-            "cashable_saving": _money(self.annual_saving - self.non_cashable_counted),
-            "non_cashable_value": _money(self.non_cashable_value),
+            "npv": pennies(self.npv),
+            "annual_saving": pennies(self.annual_saving),
+            "transition_cost": pennies(self.transition_cost),
+            "cashable_saving": pennies(self.annual_saving - self.non_cashable_counted),
+            "non_cashable_value": pennies(self.non_cashable_value),
+        }
+
+
+RECORD_FORMAT = 1
+"""The version of the plan file's `record` (`PlanRecord`); a reader refuses a newer one."""
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: mappings as dicts, tuples as lists, enums and anything
+    else JSON has no word for as their text."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    return str(value)
+
+
+@attrs.frozen(kw_only=True)
+class PlanRecord:
+    """What makes a plan file a record that can be tracked years later without the
+    consortium file (`docs/tracking.md`): the consortium's text and its hash, the
+    sharedsvc that made it, every parameter it used and the appraisal's year-by-year
+    shapes and discount factors."""
+
+    version: str
+    """The sharedsvc version that made the plan."""
+    source: str
+    """Where the consortium was read from (a path, or "<string>")."""
+    text: str | None
+    """The consortium's TOML exactly as read; None when the consortium was changed in
+    code after it was read (its text would no longer give it)."""
+    scenario: tuple[str, ...] = ()
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """The consortium's appraisal settings, allocation, constraints and every service's
+    model and parameters (defaults filled in), as JSON values."""
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+    """The engine's `Settings` for the run (solver, time limit and tuning limits)."""
+    discount_factors: tuple[float, ...] = ()
+    """Years 0..horizon: what a pound in each year is worth at the start."""
+    shapes: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
+    """Years 0..horizon: the share of the annual saving (`saving`), of the standalone
+    cost paid on top (`double_running`) and of the one-off cost (`one_off`, the exit
+    included) that fall in each year (`CashFlowProfile.shapes`)."""
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 of the consortium's text (UTF-8), or None without a text."""
+        if self.text is None:
+            return None
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def of(
+        cls, consortium: Consortium, settings: Settings, *, version: str, exact: bool
+    ) -> PlanRecord:
+        """The record of a plan of `consortium` made under `settings`; `exact` says
+        whether `consortium.text` still gives this consortium (`load.reads_back`)."""
+        profile = consortium.cash_flows
+        saving, double, one_off = profile.shapes()
+        parameters = {
+            "name": consortium.name,
+            "horizon_years": consortium.horizon_years,
+            "discount_rate": consortium.discount_rate,
+            "objective": consortium.objective,
+            "allocation": consortium.allocation,
+            "ramp_up": consortium.ramp_up,
+            "one_off_profile": consortium.one_off_profile,
+            "double_running": consortium.double_running,
+            "exit_cost": consortium.exit_cost,
+            "count_non_cashable": consortium.count_non_cashable,
+            "optimism_bias": consortium.optimism_bias.to_dict(),
+            "constraints": consortium.settings,
+            "services": {
+                s.id: {"model": s.model, "parameters": s.parameters} for s in consortium.services
+            },
+            "uncertain": [u.path for u in consortium.uncertain],
+        }
+        return cls(
+            version=version,
+            source=consortium.source,
+            text=consortium.text if exact and consortium.text else None,
+            scenario=consortium.scenario,
+            parameters=plain(parameters),
+            settings=plain(attrs.asdict(settings)),
+            discount_factors=tuple(profile.discount_factors().tolist()),
+            shapes={
+                "saving": tuple(saving.tolist()),
+                "double_running": tuple(double.tolist()),
+                "one_off": tuple(one_off.tolist()),
+            },
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "sharedsvc_version": self.version,
+            "consortium_source": self.source,
+            "consortium_sha256": self.sha256,
+            "consortium_text": self.text,
+            "scenario": list(self.scenario),
+            "parameters": plain(self.parameters),
+            "settings": plain(self.settings),
+            "years": {
+                "discount_factors": list(self.discount_factors),
+                **{k: list(v) for k, v in self.shapes.items()},
+            },
         }
 
 
@@ -227,6 +343,10 @@ class ServiceResult:
         }
         if self.why_alone:
             data["why_alone"] = dict(sorted(self.why_alone.items()))
+        if self.standalone_costs:
+            data["standalone_costs"] = {
+                m: pennies(v) for m, v in sorted(self.standalone_costs.items())
+            }
         if self.stability is not None:
             data["stability"] = self.stability.to_dict()
         return data
@@ -298,13 +418,13 @@ class MemberResult:
     def to_dict(self) -> dict[str, Any]:
         gain = self.gain_percent
         return {
-            "npv": _money(self.npv),
+            "npv": pennies(self.npv),
             "kind": self.kind,
-            "annual_saving": _money(self.annual_saving),
-            "transition_cost": _money(self.transition_cost),
-            "cashable_saving": _money(self.annual_saving - self.total.non_cashable_counted),
-            "non_cashable_value": _money(self.total.non_cashable_value),
-            "standalone_cost": _money(self.standalone_cost),
+            "annual_saving": pennies(self.annual_saving),
+            "transition_cost": pennies(self.transition_cost),
+            "cashable_saving": pennies(self.annual_saving - self.total.non_cashable_counted),
+            "non_cashable_value": pennies(self.total.non_cashable_value),
+            "standalone_cost": pennies(self.standalone_cost),
             "gain_percent": None if gain is None else round(gain, 2),
             "payback_year": self.payback_year,
             "services": {s: c.to_dict() for s, c in self.cash.items()},
@@ -352,6 +472,10 @@ class Result:
     """The optimism bias applied (empty without one): uplifts, delay, preset, mitigation."""
     stability_cost: float = 0.0
     """NPV given up for `[constraints] stability` (the optimum without it, less with)."""
+    record: PlanRecord | None = attrs.field(default=None, eq=False)
+    """What a plan file keeps to be tracked later (`Engine.optimise` adds it); None for
+    runs inside the engine (draws, explanations). Not compared: two equal plans are
+    equal whatever run made them."""
 
     @property
     def solved(self) -> bool:
@@ -417,9 +541,9 @@ class Result:
         return {
             "optimism_bias": dict(self.optimism_bias),
             "unadjusted_totals": {
-                "npv": _money(total.npv),
-                "annual_saving": _money(total.annual_saving),
-                "transition_cost": _money(total.transition_cost),
+                "npv": pennies(total.npv),
+                "annual_saving": pennies(total.annual_saving),
+                "transition_cost": pennies(total.transition_cost),
             },
         }
 
@@ -456,21 +580,23 @@ class Result:
             "consortium": self.consortium,
             "status": self.status.value,
             "objective": self.objective.value,
-            "totals": {k: _money(v) for k, v in self.totals.items()},
+            "totals": {k: pennies(v) for k, v in self.totals.items()},
             "gap": self.gap,
             "services": {s.service: s.to_dict() for s in self.services},
             "members": {
                 m: (
                     self.member(m).to_dict()
                     if m in self.kinds
-                    else {"npv": _money(v), "kind": "council"}
+                    else {"npv": pennies(v), "kind": "council"}
                 )
                 for m, v in sorted(self.members.items())
             },
-            "stability_cost": _money(self.stability_cost),
+            "stability_cost": pennies(self.stability_cost),
             "non_cashable": {
-                "value": _money(sum(g.non_cashable_value for s in self.services for g in s.groups)),
-                "counted": _money(
+                "value": pennies(
+                    sum(g.non_cashable_value for s in self.services for g in s.groups)
+                ),
+                "counted": pennies(
                     sum(g.non_cashable_counted for s in self.services for g in s.groups)
                 ),
                 "count_share": self.count_non_cashable,
@@ -488,4 +614,6 @@ class Result:
             data["unfinished"] = list(self.unfinished)
         if self.status == Status.INFEASIBLE:
             data["conflicts"] = list(self.conflicts)
+        if self.record is not None:
+            data["record"] = self.record.to_dict()
         return data

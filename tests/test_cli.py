@@ -436,10 +436,13 @@ def test_stdout_carries_only_the_result(solver):
     assert json.loads(done.stdout)["status"] == "optimal"
 
 
-def test_every_help_example_on_a_bundled_file_runs(tmp_path):
-    """The examples a user copies from --help work as written (outputs sent to tmp_path,
-    simulate's draws cut to 20)."""
+def test_every_help_example_on_a_bundled_file_runs(tmp_path, monkeypatch):
+    """The examples a user copies from --help work as written, one after the other in
+    one folder (outputs sent to tmp_path, where a later example finds them; draws cut
+    to 20)."""
     import shlex
+
+    monkeypatch.chdir(tmp_path)
 
     commands = [name for name in main.commands if name != "plugins"]
     ran = 0

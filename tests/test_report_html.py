@@ -19,7 +19,9 @@ from sharedsvc.model.toml_writer import dumps
 from sharedsvc.report import svg
 from sharedsvc.report.html import render_html
 
-CONSORTIA = sorted(p.stem for p in (ROOT / "consortia").glob("*.toml"))
+CONSORTIA = sorted(
+    p.stem for p in (ROOT / "consortia").glob("*.toml") if not p.stem.endswith("-actuals")
+)
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
 HOSTILE = "<script>alert(1)</script>"
 

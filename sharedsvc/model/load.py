@@ -18,7 +18,7 @@ from sharedsvc.appraisal import allocation, distributions
 from sharedsvc.appraisal.cashflows import COUNT_NON_CASHABLE, GREEN_BOOK, RAMP_UP_PRESETS
 from sharedsvc.appraisal.distributions import Distribution
 from sharedsvc.constants import MEMBER_KINDS, AllocationRule, Objective
-from sharedsvc.errors import ConsortiumError, Problem
+from sharedsvc.errors import ConsortiumError, InputError, Problem
 from sharedsvc.model import scenarios, validate
 from sharedsvc.model.consortium import (
     Consortium,
@@ -30,6 +30,7 @@ from sharedsvc.model.consortium import (
     UncertainInput,
 )
 from sharedsvc.model.fields import ID_PATTERN, Field, show_value
+from sharedsvc.model.problems import Collector
 from sharedsvc.rules import ParseContext
 from sharedsvc.settings import Settings
 from sharedsvc.wording import unknown_name
@@ -66,35 +67,61 @@ def read_consortium(
     scenario: Sequence[str] = (),
 ) -> Consortium:
     """Load and validate a consortium file."""
+    text = read_text(path, "a consortium TOML file")
+    return parse_consortium(
+        text, source=str(path), registry=registry, settings=settings, scenario=scenario
+    )
+
+
+def read_text(
+    path: str | Path,
+    expected: str,
+    *,
+    error: type[InputError] = ConsortiumError,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> str:
+    """A whole input file as UTF-8 text, opened read-only; `error` (naming the file) when
+    it is missing, not a file, unreadable, larger than `max_bytes` or not UTF-8.
+    `expected` says what it should be ("a consortium TOML file")."""
     source = str(path)
     file = Path(path)
     if not file.exists():
-        raise ConsortiumError(source, [Problem("", "no such file")])
+        raise error(source, [Problem("", "no such file")])
     if not file.is_file():
-        raise ConsortiumError(
+        raise error(
             source,
-            [Problem("", "expected a consortium TOML file, got a directory or special file")],
+            [Problem("", f"expected {expected}, got a directory or special file")],
         )
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise ConsortiumError(
-            source, [Problem("", f"cannot read the file: {exc.strerror}")]
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConsortiumError(
+        raise error(source, [Problem("", f"cannot read the file: {exc.strerror}")]) from None
+    if len(data) > max_bytes:
+        raise error(
             source,
-            [Problem("", f"the file is {len(data):,} bytes; expected at most {MAX_FILE_BYTES:,}")],
+            [Problem("", f"the file is {len(data):,} bytes; expected at most {max_bytes:,}")],
         )
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConsortiumError(
+        raise error(
             source, [Problem("", f"expected UTF-8 text; byte {exc.start} is not valid UTF-8")]
         ) from None
-    return parse_consortium(
-        text, source=source, registry=registry, settings=settings, scenario=scenario
-    )
+
+
+def parse_toml(
+    text: str, source: str, *, error: type[InputError] = ConsortiumError
+) -> dict[str, Any]:
+    """TOML text as a dict (a leading byte-order mark, as Excel and Notepad write,
+    ignored); `error` naming `source` when it is not TOML."""
+    try:
+        return tomllib.loads(text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as exc:
+        raise error(source, [Problem("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # arrays or inline tables nested hundreds deep
+        raise error(
+            source, [Problem("", "cannot be read: its values are nested too deeply")]
+        ) from None
 
 
 BRITISH_ISLES = ((49.0, 61.5), (-11.0, 2.5))
@@ -120,14 +147,7 @@ def parse_consortium(
     `change`: a scenario's body given in code (`sharedsvc explain` relaxes constraints
     with it)."""
     text = text.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConsortiumError(source, [Problem("", f"not valid TOML: {exc}")]) from None
-    except RecursionError:  # arrays or inline tables nested hundreds deep
-        raise ConsortiumError(
-            source, [Problem("", "cannot be read: its values are nested too deeply")]
-        ) from None
+    raw = parse_toml(text, source)
     settings = Settings() if settings is None else settings
     raw, defined = scenarios.split(raw, source)
     names = tuple(n for n in scenario if n != scenarios.BASE)
@@ -164,33 +184,13 @@ def _numbers(values) -> tuple[float, ...]:
     return tuple(float(v) for v in values if isinstance(v, int | float))
 
 
-class _Loader:
+class _Loader(Collector):
     def __init__(self, source: str, registry: Registry, max_shapley_size: int):
+        super().__init__()
         self.source = source
         self.registry = registry
         self.max_shapley_size = max_shapley_size
-        self.problems: list[Problem] = []
         self.uncertain: list[tuple[str, str, Distribution]] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
-
-    def table(self, raw: dict, key: str, path: str, required: bool = False) -> dict:
-        value = raw.get(key)
-        if value is None:
-            if required:
-                self.problem(path, "missing; expected a table")
-            return {}
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a table, got {show_value(value)}")
-            return {}
-        return value
-
-    def unknown_keys(self, table: dict, allowed, path: str) -> None:
-        for key in table:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else key
-                self.problem(where, unknown_name("key", key, allowed))
 
     def load(self, raw: dict) -> Consortium:
         self.unknown_keys(raw, TOP_LEVEL, "")

@@ -81,7 +81,8 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[i
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _panel(title: str, body: str, css: str = "", ident: str = "") -> str:
+def panel(title: str, body: str, css: str = "", ident: str = "") -> str:
+    """A titled section of the page; `body` is inserted as given (already escaped)."""
     attrs = f' id="{esc(ident)}"' if ident else ""
     return f'<section class="panel {esc(css)}"{attrs}><h2>{esc(title)}</h2>{body}</section>'
 
@@ -162,7 +163,7 @@ def _summary(result: Result) -> str:
             '<p class="note">Optimised at the central values of: '
             f"{esc(', '.join(result.uncertain))}.</p>"
         )
-    return _panel("Summary", body, "summary")
+    return panel("Summary", body, "summary")
 
 
 def _service_panel(index: int, service: ServiceResult, consortium: Consortium) -> str:
@@ -226,7 +227,7 @@ def _service_panel(index: int, service: ServiceResult, consortium: Consortium) -
     )
     body = f'<figure class="map-figure">{drawing}{notes}</figure>'
     body += f'<div class="scroll">{figures}{table}</div>'
-    return _panel(f"{service.service} ({service.model})", body, "service", ident=f"service-{index}")
+    return panel(f"{service.service} ({service.model})", body, "service", ident=f"service-{index}")
 
 
 def _bars(result: Result) -> str:
@@ -240,7 +241,7 @@ def _bars(result: Result) -> str:
     body += "<h3>NPV by member</h3>" + svg.bar_chart(
         by_member, svg_id="bars-members", title="NPV by member"
     )
-    return _panel("Net present value", body, "bars")
+    return panel("Net present value", body, "bars")
 
 
 def _members(result: Result, consortium: Consortium) -> str:
@@ -273,13 +274,13 @@ def _members(result: Result, consortium: Consortium) -> str:
         "payback year",
     ]
     table = _table(headers, rows, {3, 4, 5, 6, 7, 8})
-    return _panel("Members", f'<div class="scroll">{table}</div>', "members")
+    return panel("Members", f'<div class="scroll">{table}</div>', "members")
 
 
 def _cash_flow(result: Result) -> str:
     cash = _plan_cash(result)
     if not cash.discounted:
-        return _panel("Cash flow", '<p class="note">No group is formed: no cash flows.</p>')
+        return panel("Cash flow", '<p class="note">No group is formed: no cash flows.</p>')
     cumulative = list(accumulate(cash.discounted))
     chart = svg.cash_flow_chart(
         cash.discounted,
@@ -300,7 +301,7 @@ def _cash_flow(result: Result) -> str:
         '<p class="note">Bars: each year\'s discounted cash flow; line: their running '
         f"total. Payback year: {esc(_payback(cash.payback_year))}.</p>"
     )
-    return _panel("Cash flow of the plan", body, "cash-flow")
+    return panel("Cash flow of the plan", body, "cash-flow")
 
 
 def _rate(rate: float | str) -> str:
@@ -361,7 +362,7 @@ def _assumptions(result: Result, consortium: Consortium, registry: Registry | No
             body += _table(["parameter", "value", "unit", "source"], param_rows, {1})
         else:
             body += '<p class="note">No parameters.</p>'
-    return _panel("Assumptions", body, "assumptions")
+    return panel("Assumptions", body, "assumptions")
 
 
 def tables_html(found: Sequence[tables.Table]) -> str:
@@ -418,15 +419,21 @@ def render_html(
         sentences = stability_sentences(result)
         if sentences:
             items = "".join(f"<li>{esc(x)}</li>" for x in sentences)
-            parts.append(_panel("Stability", f"<ul>{items}</ul>", "stability"))
+            parts.append(panel("Stability", f"<ul>{items}</ul>", "stability"))
         parts.append(_cash_flow(result))
     for section_title, fragment in sections:
-        parts.append(_panel(section_title, fragment, "extra"))
+        parts.append(panel(section_title, fragment, "extra"))
     parts.append(_assumptions(result, consortium, registry))
+    return page(heading, parts)
+
+
+def page(title: str, parts: Sequence[str]) -> str:
+    """One HTML5 document that loads nothing from anywhere: the report's style, then
+    `parts` (HTML, already escaped) in order."""
     return (
         '<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(heading)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(parts)
         + "\n</main>\n</body>\n</html>\n"
     )

@@ -58,6 +58,9 @@ class Outcome:
     members: np.ndarray
     """npv of each member, in `Plan.members` order."""
     payback_year: int | None
+    figures: np.ndarray = attrs.field(factory=lambda: np.zeros((0, 3)))
+    """Each group's annual saving, standalone cost and one-off cost (one row per group,
+    in `Plan.groups` order): its cash flows year by year, for `sharedsvc track`."""
 
 
 def evaluate(consortium: Consortium, registry: Registry, settings: Settings, plan: Plan) -> Outcome:
@@ -65,6 +68,7 @@ def evaluate(consortium: Consortium, registry: Registry, settings: Settings, pla
     position = {m: i for i, m in enumerate(plan.members)}
     members = np.zeros(len(plan.members))
     npvs = np.zeros(len(plan.groups))
+    figures_by_group = np.zeros((len(plan.groups), 3))
     horizon = consortium.horizon_years
     discounted = np.zeros(horizon + 1)
     by_service: dict[str, list[int]] = {}
@@ -87,6 +91,7 @@ def evaluate(consortium: Consortium, registry: Registry, settings: Settings, pla
         ):
             npvs[k] = npv
             standalone = float(sum(pricer.standalone[i] for i in group))
+            figures_by_group[k] = (saving, standalone, transition)
             discounted += profile.discounted(profile.flows(saving, standalone, transition))
             key = plan.groups[k]
             if plan_wide and key in plan.shares:
@@ -103,6 +108,7 @@ def evaluate(consortium: Consortium, registry: Registry, settings: Settings, pla
         groups=npvs,
         members=members,
         payback_year=payback_year(discounted) if plan.groups else None,
+        figures=figures_by_group,
     )
 
 

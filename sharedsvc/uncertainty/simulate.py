@@ -117,7 +117,9 @@ MOST_FREQUENT_PLANS = 20
 """Plans evaluated over every draw to find the best in expectation."""
 
 
-def _values(consortium, registry, sequences, indices) -> np.ndarray:
+def drawn_values(consortium, registry, sequences, indices) -> np.ndarray:
+    """The uncertain inputs' values in the draws `indices` (one row each), each draw from
+    its own seed sequence: the same values whichever process draws them."""
     u = np.array([uniforms(consortium.uncertain, sequences[i]) for i in indices])
     if not len(consortium.uncertain):
         return np.zeros((len(indices), 0))
@@ -125,7 +127,7 @@ def _values(consortium, registry, sequences, indices) -> np.ndarray:
 
 
 def _run(consortium, registry, settings, plan, sequences, indices) -> list[tuple]:
-    values = _values(consortium, registry, sequences, indices)
+    values = drawn_values(consortium, registry, sequences, indices)
     outcomes = evaluate_many(consortium, registry, settings, plan, values)
     return [(o.total, o.groups, o.members, o.payback_year) for o in outcomes]
 
@@ -180,7 +182,7 @@ def _draws(task, consortium, registry, settings, plan, sequences, indices, reopt
         return _run(consortium, registry, settings, plan, sequences, indices)
     if reoptimiser is None:
         reoptimiser = _Reoptimiser(consortium, registry, settings)
-    return reoptimiser(_values(consortium, registry, sequences, indices))
+    return reoptimiser(drawn_values(consortium, registry, sequences, indices))
 
 
 _CONTEXTS: dict = {}
@@ -351,7 +353,7 @@ def _expected(consortium, registry, settings, sequences, chosen, central: Plan) 
 
     plans = tuple(p for _, p in chosen if p is not None)
     frequent = [p for p, _ in Counter(plans).most_common(MOST_FREQUENT_PLANS)]
-    values = _values(consortium, registry, sequences, range(len(sequences)))
+    values = drawn_values(consortium, registry, sequences, range(len(sequences)))
     expected = {}
     for key in frequent:
         plan = attrs.evolve(central, groups=key)
