@@ -250,17 +250,47 @@ def test_decomposed_blocks_reach_the_optimum(engine, data):
     assert_reaches(result, best, data)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=coupled_consortia(), first_share=st.sampled_from([1e-9, 1e-4, 0.5]))
-def test_the_window_reaches_the_optimum_from_any_first_width(engine, data, first_share):
-    """Without the master's plan (the window must find one) and from any first width."""
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=coupled_consortia(),
+    first_share=st.sampled_from([1e-9, 1e-4, 0.5]),
+    first_window=st.booleans(),
+)
+def test_the_window_reaches_the_optimum_from_any_first_width(
+    engine, data, first_share, first_window
+):
+    """From any first width; either without the master's plan (the window must find
+    one), or without the first window's plan (so that the prices and the bounds through
+    each group come into play)."""
+    from sharedsvc.solver import strategy, window
+
     best = Reference(data).best()
+    searched = []
+    best_with = strategy._Alone.best_with
+
+    def counted(self, *args, **options):
+        found = best_with(self, *args, **options)
+        searched.append(found is not None)
+        return found
+
+    close_gap = window.close_gap
+
+    def skipped_first(*args, rounds=None, **options):
+        if rounds == 1 and not first_window:
+            return window.Closed(plan=None, value=-math.inf, bound=options["bound"], optimal=False)
+        return close_gap(*args, rounds=rounds, **options)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lagrange, "_master_plan", lambda *args: None)
+        if first_window:  # else the master's plan is the first one
+            patch.setattr(lagrange, "_master_plan", lambda *args: None)
+        patch.setattr(strategy._Alone, "best_with", counted)
+        patch.setattr(window, "close_gap", skipped_first)
         forced = tuned(
             engine, fixing_min_columns=1, sift_min_columns=1, first_budget_share=first_share
         )
         result = optimise_data(forced, data)
+    if any(searched):
+        event("bounds through each group by the search")
     assert_reaches(result, best, data)
 
 

@@ -150,3 +150,51 @@ def test_the_order_keeps_a_path_s_frontier_at_one():
     groups = [(i,) for i in range(8)] + [tuple(sorted(p)) for p in itertools.pairwise(line)]
     order = list(search_order(8, FlatGroups.of(groups)))
     assert order in (line, line[::-1])
+
+
+def brute_force_through(members, groups, values) -> tuple[float | None, list[float | None]]:
+    """The best partition's total, and for each group the best total of a partition
+    that uses it (None where no partition uses it)."""
+    value = {g: v for g, v in zip(groups, values, strict=True)}
+    position = {g: j for j, g in enumerate(groups)}
+    best, through = None, [None] * len(groups)
+    for partition in partitions(list(range(members))):
+        blocks = [tuple(sorted(b)) for b in partition]
+        if all(b in value for b in blocks):
+            total = math.fsum(value[b] for b in blocks)
+            best = total if best is None else max(best, total)
+            for b in blocks:
+                j = position[b]
+                through[j] = total if through[j] is None else max(through[j], total)
+    return best, through
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    instance=instances(singletons=False),
+    use_duals=st.booleans(),
+    share=st.sampled_from([0.0, 0.05, 0.3, math.inf]),
+)
+def test_the_best_plan_through_each_group_is_exact(instance, use_duals, share):
+    """Above its floor, `best_with_each` gives every group's best partition exactly;
+    below it, the floor bounds every partition through the group."""
+    from sharedsvc.solver.search import best_with_each
+
+    members, groups, values = instance
+    best, through = brute_force_through(members, groups, values)
+    if best is None:
+        return
+    duals = lp_duals(members, groups, values) if use_duals else np.zeros(members)
+    spread = float(np.abs(values).sum()) + 1.0
+    budget = math.inf if math.isinf(share) else share * spread
+    found = best_with_each(members, FlatGroups.of(groups), values, duals, budget, settings=SETTINGS)
+    assert found is not None
+    if math.isinf(found.optimum):  # nothing within the budget: the bound must hold
+        assert best <= found.beyond + 1e-6
+        return
+    assert found.optimum == pytest.approx(best, abs=1e-6 * spread)
+    for j, expected in enumerate(through):
+        if found.with_group[j] > found.beyond + 1e-9 * spread:  # within the budget: exact
+            assert expected == pytest.approx(found.with_group[j], abs=1e-6 * spread)
+        elif expected is not None:  # beyond it: every plan through j is worth less
+            assert expected <= found.beyond + 1e-6 * spread

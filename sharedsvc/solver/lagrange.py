@@ -86,6 +86,8 @@ class Dual:
     """The best plan found that meets every row, if any."""
     column_bounds: dict[str, np.ndarray]
     """Per service and group: no plan using that group is worth more."""
+    parts: dict[str, float]
+    """Per service: its bound under `prices` (its share of `bound`)."""
     iterations: int
 
 
@@ -229,6 +231,7 @@ def lagrangian(
                     prices=trial,
                     plan=None,
                     column_bounds={},
+                    parts={},
                     iterations=iterations,
                 )
             parts[s] = solved
@@ -282,6 +285,7 @@ def lagrangian(
         prices=best_prices,
         plan=plan,
         column_bounds=bounds,
+        parts={s: p.bound for s, p in best_parts.items()},
         iterations=iterations,
     )
 

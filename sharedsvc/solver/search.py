@@ -335,3 +335,148 @@ def partition_search(
             return Search(columns=plan, bound=bound, states=states, stopped=SearchStop.STATES)
         previous = met
         budget = min(widest, 2 * budget)
+
+
+@attrs.frozen(kw_only=True)
+class BestWith:
+    """What the best plans through each group are worth (`best_with_each`)."""
+
+    optimum: float
+    """The best plan's worth (minus infinity: no plan within the budget)."""
+    with_group: np.ndarray
+    """Per group: the worth of the best plan that uses it, or `beyond` when every plan
+    using it is worth less than the floor."""
+    beyond: float
+    """The floor: a plan not met by the search is worth less."""
+    states: int
+
+
+def best_with_each(
+    members: int,
+    groups: FlatGroups,
+    values: np.ndarray,
+    duals: np.ndarray,
+    floor: float,
+    *,
+    settings: Settings,
+    deadline: float | None = None,
+    order: np.ndarray | None = None,
+    stop: StopToken | None = None,
+) -> BestWith | None:
+    """For every group, the worth of the best partition that uses it, exactly, among the
+    partitions worth at least `floor` (minus infinity: all); None when the search would
+    outgrow `settings.search_max_states` or the deadline passes.
+
+    Why: a bound per group far tighter than an LP reduced cost, which the window of
+    promising groups needs where a service's LP has a gap (`solver/window.py`).
+
+    How: the search's forward pass, keeping every state within the budget with the
+    least loss g(S) that reaches it; then a backward pass over the same states, last
+    member first, giving h(S), the least loss from S to a whole partition. A group j
+    placed at state S lies on a partition losing g(S) + loss_j + h(S + j), and the least
+    of these over S is the best partition through j. Every partition within the budget
+    passes only through states the forward pass kept, so nothing is missed.
+    """
+    if members > MAX_MEMBERS:
+        raise ValueError(f"{members} members: the search handles at most {MAX_MEMBERS}")
+    reduced = values - groups.sum(np.asarray(duals, dtype=float))
+    shift = max(0.0, float(reduced.max(initial=0.0)))
+    losses = shift * groups.sizes - reduced
+    ceiling = float(np.sum(duals)) + shift * members
+    budget = ceiling - floor  # a partition worth at least the floor loses at most this
+    order = search_order(members, groups) if order is None else order
+    columns = _columns(members, groups, losses, order)
+    chunk = settings.pairs_per_chunk
+    layers: list[tuple[np.ndarray, np.ndarray] | None] = [None] * (members + 1)
+    pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(members + 1)]
+    pending[0].append((np.zeros(1, np.uint64), np.zeros(1)))
+    states = 0
+
+    def pairs(head, masks, lost):
+        """Each (state, group) pair within the budget, in chunks: state index, group
+        index, the state reached, its layer and the loss so far."""
+        group_masks, group_losses = columns.masks[head], columns.losses[head]
+        tries = np.searchsorted(group_losses, budget - lost, side="right")
+        ends = np.cumsum(tries)
+        start = 0
+        while start < len(masks):
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _Abandon
+            if stop is not None:
+                stop.check()
+            base = ends[start - 1] if start else 0
+            end = max(start + 1, int(np.searchsorted(ends, base + chunk, side="right")))
+            count = tries[start:end]
+            state = np.repeat(np.arange(start, end), count)
+            group = np.arange(len(state)) - np.repeat(np.cumsum(count) - count, count)
+            fits = (masks[state] & group_masks[group]) == 0
+            state, group = state[fits], group[fits]
+            reached = masks[state] | group_masks[group]
+            yield (
+                state,
+                group,
+                reached,
+                _first_uncovered(reached),
+                lost[state] + group_losses[group],
+            )
+            start = end
+
+    try:
+        for head in range(members + 1):
+            if not pending[head]:
+                continue
+            masks, lost = (np.concatenate(part) for part in zip(*pending[head], strict=True))
+            pending[head] = []
+            keep = np.lexsort((lost, masks))
+            first = np.ones(len(keep), dtype=bool)
+            first[1:] = masks[keep][1:] != masks[keep][:-1]
+            keep = keep[first]
+            masks, lost = masks[keep], lost[keep]  # sorted by mask, least loss each
+            layers[head] = (masks, lost)
+            states += len(masks)
+            if states > settings.search_max_states:
+                return None
+            if head == members:
+                break
+            for _, _, reached, nexts, spent in pairs(head, masks, lost):
+                for target in np.unique(nexts):
+                    here = nexts == target
+                    pending[target].append((reached[here], spent[here]))
+        if layers[members] is None:  # no partition within the budget
+            empty = np.full(len(values), ceiling - budget)
+            return BestWith(
+                optimum=-math.inf, with_group=empty, beyond=ceiling - budget, states=states
+            )
+        best = np.full(len(values), math.inf)
+        to_go: list[np.ndarray | None] = [None] * (members + 1)
+        to_go[members] = np.zeros(1)
+        for head in range(members - 1, -1, -1):
+            if layers[head] is None:
+                continue
+            masks, lost = layers[head]
+            h = np.full(len(masks), math.inf)
+            for state, group, reached, nexts, spent in pairs(head, masks, lost):
+                rest = np.full(len(state), math.inf)
+                for target in np.unique(nexts):
+                    here = np.flatnonzero(nexts == target)
+                    layer = layers[target]
+                    if layer is None:
+                        continue
+                    at = np.searchsorted(layer[0], reached[here])
+                    at = np.minimum(at, len(layer[0]) - 1)
+                    found = layer[0][at] == reached[here]
+                    rest[here[found]] = to_go[target][at[found]]
+                through = columns.losses[head][group] + rest
+                np.minimum.at(h, state, through)
+                np.minimum.at(best, columns.positions[head][group], spent + rest)
+            to_go[head] = h
+    except _Abandon:
+        return None
+    least = float(to_go[0][0])
+    beyond = ceiling - budget
+    with_group = np.where(best <= budget, ceiling - best, beyond)
+    return BestWith(optimum=ceiling - least, with_group=with_group, beyond=beyond, states=states)
+
+
+class _Abandon(Exception):
+    """The deadline passed inside `best_with_each`."""

@@ -463,6 +463,7 @@ def _solve_decomposed(
         rounds=1,
     )
     if not closed.optimal:
+        alone = {s: _Alone(block, s) for s in block.candidates}
         prices_by = None
         if block.deadline is not None:  # the prices get a share of the time left
             prices_by = time.perf_counter() + settings.lagrange_time_share * (
@@ -470,7 +471,7 @@ def _solve_decomposed(
             )
         dual = lagrange.lagrangian(
             coupled,
-            {s: _service_solver(block, s) for s in block.candidates},
+            alone,
             duals,
             deadline=prices_by,
             progress=block.progress,
@@ -491,6 +492,8 @@ def _solve_decomposed(
                 [offsets[s] + np.asarray(p, dtype=np.int64) for s, p in dual.plan.picked.items()]
             )
             value = dual.plan.value
+        if math.isfinite(value) and math.isfinite(dual.bound):
+            _bound_through_each(block, coupled, alone, dual, value, column_bounds, offsets)
         closed = closing(
             column_bounds=column_bounds,
             bound=min(closed.bound, dual.bound),
@@ -506,34 +509,73 @@ def _solve_decomposed(
     )
 
 
-def _service_solver(block: Block, service: str) -> lagrange.ServiceSolver:
-    """Solves one service of a block alone, under any column costs, in process (HiGHS):
-    LP, fixing, and the search where it applies (exact), else the plan fixing found with
-    the LP's bound. Its LP is kept from one call to the next, so that each starts from
-    the last basis."""
-    cands = block.candidates[service]
-    lp = relaxation.from_columns(block.pricers, {service: cands}, [], block.objective)
-    alone = attrs.evolve(
-        block,
-        candidates={service: cands},
-        constraints=(),
-        progress=_quiet,
-        settings=attrs.evolve(block.settings, solver=Solver.HIGHS),
-    )
-    order = search_order(alone, []) if block.settings.search and lp is not None else None
-    if order is not None:
-        _drop_upper_bounds(lp)
+def _bound_through_each(
+    block: Block,
+    coupled: lagrange.Coupled,
+    alone: Mapping[str, _Alone],
+    dual: lagrange.Dual,
+    value: float,
+    column_bounds: np.ndarray,
+    offsets: Mapping[str, int],
+) -> None:
+    """Tighten `column_bounds` where the search applies: a plan using group j of service
+    s is worth at most the dual bound less s's part of it plus the best plan of s that
+    uses j under the same prices, found exactly for every group whose best plan could
+    lift the block's plan above `value` (`search.best_with_each`)."""
+    for s, solver in alone.items():
+        if solver.order is None or s not in dual.parts or not math.isfinite(dual.parts[s]):
+            continue
+        others = dual.bound - dual.parts[s]
+        floor = value - others - 1e-6 * max(1.0, abs(value)) - 1.0
+        found = solver.best_with(coupled.costs(s, dual.prices), floor, block.deadline)
+        if found is None:
+            continue
+        block.progress(
+            f"{s}: the best plan through each of its {solver.size:,} groups under those "
+            f"prices ({found.states:,} states)"
+        )
+        part = slice(offsets[s], offsets[s] + solver.size)
+        column_bounds[part] = np.minimum(column_bounds[part], others + found.with_group)
 
-    def solve(costs: np.ndarray, deadline: float | None) -> lagrange.ServicePlan | None:
+
+class _Alone:
+    """One service of a block solved alone under any column costs, in process (HiGHS):
+    LP, fixing, and the search where it applies (exact), else the plan fixing found with
+    the LP's bound (`__call__`, a `lagrange.ServiceSolver`); and where the search applies,
+    the best plan through each group (`best_with`). Its LP is kept from one call to the
+    next, so that sifting starts from the columns of the last."""
+
+    def __init__(self, block: Block, service: str):
+        self.service = service
+        cands = block.candidates[service]
+        self.size = len(cands)
+        self.lp = relaxation.from_columns(block.pricers, {service: cands}, [], block.objective)
+        self.block = attrs.evolve(
+            block,
+            candidates={service: cands},
+            constraints=(),
+            progress=_quiet,
+            settings=attrs.evolve(block.settings, solver=Solver.HIGHS),
+        )
+        self.members = len(block.pricers[service].ids)
+        self.order = None
+        if block.settings.search and self.lp is not None:
+            self.order = search_order(self.block, [])
+        if self.order is not None:
+            _drop_upper_bounds(self.lp)
+            self.groups = FlatGroups.of([c.indices for c in cands])
+
+    def __call__(self, costs: np.ndarray, deadline: float | None) -> lagrange.ServicePlan | None:
+        lp = self.lp
         if lp is None:
             return None
         lp.set_costs(np.asarray(costs, dtype=float))
         solved = _solve_by_fixing(
-            attrs.evolve(alone, deadline=deadline),
+            attrs.evolve(self.block, deadline=deadline),
             lp,
-            order,
+            self.order,
             finish=False,
-            restricted=block.settings.lagrange_restricted_seconds,
+            restricted=self.block.settings.lagrange_restricted_seconds,
         )
         solution = lp.solution
         if solution is None or solution.status == "unsolved":  # out of time before the LP
@@ -547,14 +589,39 @@ def _service_solver(block: Block, service: str) -> lagrange.ServiceSolver:
                 positions=None, value=-math.inf, bound=z, lp_value=z, reduced_costs=reduced
             )
         return lagrange.ServicePlan(
-            positions=np.asarray(solved.picked[service], dtype=np.int64),
+            positions=np.asarray(solved.picked[self.service], dtype=np.int64),
             value=solved.outcome.objective,
             bound=solved.outcome.bound,
             lp_value=z,
             reduced_costs=reduced,
         )
 
-    return solve
+    def best_with(
+        self, costs: np.ndarray, floor: float, deadline: float | None
+    ) -> search.BestWith | None:
+        """Under these costs, the best plan through each group worth at least `floor`
+        (exact, by the search); None where the search does not apply or gives up."""
+        if self.order is None:
+            return None
+        lp = self.lp
+        lp.set_costs(np.asarray(costs, dtype=float))
+        limit = None if deadline is None else max(0.1, deadline - time.perf_counter())
+        solution = relaxation.solve_lp(
+            lp, limit, self.block.stop, sift_min_columns=self.block.settings.sift_min_columns
+        )
+        if not solution.optimal:
+            return None
+        return search.best_with_each(
+            self.members,
+            self.groups,
+            np.asarray(costs, dtype=float),
+            solution.duals,
+            floor,
+            settings=self.block.settings,
+            deadline=deadline,
+            order=self.order,
+            stop=self.block.stop,
+        )
 
 
 def _alone(block: Block, service: str) -> np.ndarray | None:
