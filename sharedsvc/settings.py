@@ -78,6 +78,12 @@ class Settings:
     over the window of promising groups get the rest."""
     lagrange_restricted_seconds: float = attrs.field(default=1.0, validator=_non_negative)
     """The restricted MIP that gives a service its plan under prices gets this long."""
+    wide_through_states: int = attrs.field(default=1_000_000, validator=_positive)
+    wide_through_share: float = attrs.field(default=0.25, validator=_positive)
+    """The bounds through each group are tried on services whose frontier is too wide
+    for the search to solve them, with at most this many states and this share of the
+    time left: near the optimum it can stay small (a 40-member service: 206 states), but
+    London's payments without contiguity outgrew 250 s."""
     window_max_columns: int = attrs.field(default=200_000, validator=_positive)
     """The window of promising groups stops widening beyond this many: one MIP over them
     would outrun most limits."""

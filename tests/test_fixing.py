@@ -127,3 +127,36 @@ def test_the_rounded_plan_keeps_every_row(case, data):
     ]
     assert sorted(covered) == list(range(n))
     assert sum(weights[int(name[1:])] for name in chosen if name in by_name) <= budget
+
+
+def test_rounding_keeps_each_members_row_exact_beside_a_large_budget(engine):
+    """Rounding once used one tolerance scaled by the largest row bound: beside a £1bn
+    budget it was a whole unit, which let a group of two into rows that already held a
+    member alone, and fixing then called that impossible plan (worth more than the LP
+    bound) optimal. Found by hypothesis; brute force says the optimum is 0 (the bundle
+    needs two partnerships, the limit is one)."""
+    from conftest import tuned
+    from test_exactness import optimise_data
+
+    one = {"volume": 100, "annual_cost": 100000.0}
+    data = {
+        "consortium": {"name": "r", "horizon_years": 1, "discount_rate": 0.0, "objective": "npv"},
+        "services": {
+            s: {"model": "scale", "scale_exponent": 0.75, "coordination_cost": 0.0}
+            for s in ("s0", "s1")
+        },
+        "members": {
+            "m0": {"services": {"s0": one, "s1": one}},
+            "m1": {"services": {"s0": {**one, "share": False}}},
+            "m2": {"services": {"s0": one, "s1": one}},
+            "m3": {"services": {"s1": {**one, "share": False}}},
+        },
+        "constraints": {
+            "bundles": [["s0", "s1"]],
+            "transition_budget": 1e9,
+            "max_partnerships": 1,
+        },
+    }
+    result = optimise_data(tuned(engine, fixing_min_columns=1), data)
+    assert result.status == "optimal"
+    assert result.totals["npv"] == 0

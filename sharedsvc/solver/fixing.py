@@ -161,7 +161,11 @@ def rounded_plan(model, x: np.ndarray, fill: np.ndarray) -> np.ndarray | None:
     lower = np.asarray(model.row_lower_)
     upper = np.asarray(model.row_upper_)
     cost = np.asarray(model.col_cost_)
-    tolerance = 1e-9 * max(1.0, float(np.abs(upper[np.isfinite(upper)]).max(initial=1.0)))
+    # per row: one tolerance scaled by the largest bound (a £1bn budget) let a group of
+    # two into a member's "exactly one" row that already held a group of one
+    bounds = np.abs(np.where(np.isfinite(upper), upper, 0.0))
+    bounds = np.maximum(bounds, np.abs(np.where(np.isfinite(lower), lower, 0.0)))
+    tolerance = 1e-9 * np.maximum(1.0, bounds)
     plan = x >= 1 - 1e-6
     lengths = np.diff(starts)
     activity = np.zeros(model.num_row_)
@@ -174,7 +178,7 @@ def rounded_plan(model, x: np.ndarray, fill: np.ndarray) -> np.ndarray | None:
     for j in [*order.tolist(), *np.flatnonzero(fill & ~plan).tolist()]:
         r = rows[starts[j] : starts[j + 1]]
         v = values[starts[j] : starts[j + 1]]
-        if (activity[r] + v <= upper[r] + tolerance).all():
+        if (activity[r] + v <= upper[r] + tolerance[r]).all():
             activity[r] += v
             plan[j] = True
     if (activity < lower - tolerance).any():

@@ -362,10 +362,11 @@ def best_with_each(
     deadline: float | None = None,
     order: np.ndarray | None = None,
     stop: StopToken | None = None,
+    max_states: int | None = None,
 ) -> BestWith | None:
     """For every group, the worth of the best partition that uses it, exactly, among the
     partitions worth at least `floor` (minus infinity: all); None when the search would
-    outgrow `settings.search_max_states` or the deadline passes.
+    outgrow `max_states` (default `settings.search_max_states`) or the deadline passes.
 
     Why: a bound per group far tighter than an LP reduced cost, which the window of
     promising groups needs where a service's LP has a gap (`solver/window.py`).
@@ -434,7 +435,7 @@ def best_with_each(
             masks, lost = masks[keep], lost[keep]  # sorted by mask, least loss each
             layers[head] = (masks, lost)
             states += len(masks)
-            if states > settings.search_max_states:
+            if states > (settings.search_max_states if max_states is None else max_states):
                 return None
             if head == members:
                 break

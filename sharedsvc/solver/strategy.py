@@ -523,7 +523,7 @@ def _bound_through_each(
     uses j under the same prices, found exactly for every group whose best plan could
     lift the block's plan above `value` (`search.best_with_each`)."""
     for s, solver in alone.items():
-        if solver.order is None or s not in dual.parts or not math.isfinite(dual.parts[s]):
+        if s not in dual.parts or not math.isfinite(dual.parts[s]):
             continue
         others = dual.bound - dual.parts[s]
         floor = value - others - 1e-6 * max(1.0, abs(value)) - 1.0
@@ -559,11 +559,18 @@ class _Alone:
         )
         self.members = len(block.pricers[service].ids)
         self.order = None
+        """The search's order where the search solves this service (a narrow frontier)."""
         if block.settings.search and self.lp is not None:
             self.order = search_order(self.block, [])
         if self.order is not None:
             _drop_upper_bounds(self.lp)
-            self.groups = FlatGroups.of([c.indices for c in cands])
+        self.groups = FlatGroups.of([c.indices for c in cands])
+        self.through_order = self.order
+        """The order for the bounds through each group: tried on any service the search
+        can hold, as a search near the optimum stays small even on a wide frontier."""
+        wide = self.through_order is None and self.members <= search.MAX_MEMBERS
+        if wide and block.settings.search and self.lp is not None:
+            self.through_order = search.search_order(self.members, self.groups)
 
     def __call__(self, costs: np.ndarray, deadline: float | None) -> lagrange.ServicePlan | None:
         lp = self.lp
@@ -601,9 +608,16 @@ class _Alone:
     ) -> search.BestWith | None:
         """Under these costs, the best plan through each group worth at least `floor`
         (exact, by the search); None where the search does not apply or gives up."""
-        if self.order is None:
+        if self.through_order is None:
             return None
         lp = self.lp
+        settings = self.block.settings
+        max_states = None
+        if self.order is None:  # a wide frontier: only while the search stays small
+            max_states = settings.wide_through_states
+            give = settings.wide_through_share
+            if deadline is not None:
+                deadline = time.perf_counter() + give * (deadline - time.perf_counter())
         lp.set_costs(np.asarray(costs, dtype=float))
         limit = None if deadline is None else max(0.1, deadline - time.perf_counter())
         solution = relaxation.solve_lp(
@@ -619,8 +633,9 @@ class _Alone:
             floor,
             settings=self.block.settings,
             deadline=deadline,
-            order=self.order,
+            order=self.through_order,
             stop=self.block.stop,
+            max_states=max_states,
         )
 
 
