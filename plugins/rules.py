@@ -351,6 +351,9 @@ class _Bundle(Constraint):
     def linked_services(self, services):
         return self.services
 
+    def bundled(self):
+        return self.services
+
     def allows_pruning(self, service: str) -> bool:
         return service not in self.services  # worth is judged across the bundle, not alone
 

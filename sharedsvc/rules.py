@@ -123,6 +123,15 @@ class Constraint:
             return []
         return None
 
+    def bundled(self) -> Sequence[str]:
+        """Services this constraint gives identical groupings (a bundle), if any.
+
+        Groups of two or more must then be allowed in every one of them, and chosen in
+        all or none; the solver treats them as one service over their common groups
+        (`solver/bundles.py`). The default is none.
+        """
+        return ()
+
     def linked_services(self, services: Sequence[str]) -> Collection[str]:
         """The services whose groupings this constraint's rows tie together.
 

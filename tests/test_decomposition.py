@@ -218,7 +218,14 @@ def coupled_consortia(draw):
     data = draw(consortia(max_members=5, max_services=3))
     assume(len(data["services"]) >= 2)
     constraints = data.setdefault("constraints", {})
-    kind = draw(st.sampled_from(["budget", "partnerships", "both"]))
+    kind = draw(st.sampled_from(["budget", "partnerships", "both", "bundle"]))
+    if kind == "bundle" or draw(st.integers(0, 4)) == 0:
+        services = sorted(data["services"])
+        constraints["bundles"] = [
+            draw(st.lists(st.sampled_from(services), min_size=2, unique=True))
+        ]
+        if kind == "bundle":
+            kind = draw(st.sampled_from(["budget", "partnerships", "none"]))
     if kind in ("budget", "both"):
         constraints["transition_budget"] = draw(
             st.sampled_from([0.0, 10_000.0, 80_000.0, 200_000.0, 1e9])
@@ -241,12 +248,21 @@ def tightness(data) -> str:
     return "slack" if free is not None and tied is not None and tied >= free - 0.01 else "tight"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=coupled_consortia())
-def test_decomposed_blocks_reach_the_optimum(engine, data):
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=coupled_consortia(), small=st.booleans())
+def test_decomposed_blocks_reach_the_optimum(engine, data, small):
+    """Through the decomposition, or (`small`) the MIP of a small block; bundles merged
+    into one service either way."""
     best = Reference(data).best()
     event(tightness(data))
-    result = optimise_data(tuned(engine, fixing_min_columns=1, sift_min_columns=1), data)
+    if "bundles" in data["constraints"]:
+        event("bundle")
+    forced = (
+        tuned(engine, fixing_min_columns=10**9)
+        if small
+        else tuned(engine, fixing_min_columns=1, sift_min_columns=1)
+    )
+    result = optimise_data(forced, data)
     assert_reaches(result, best, data)
 
 

@@ -24,7 +24,7 @@ from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow
 from sharedsvc.settings import Settings
-from sharedsvc.solver import fixing, lagrange, relaxation, search, window
+from sharedsvc.solver import bundles, fixing, lagrange, relaxation, search, window
 from sharedsvc.solver.backends import (
     Highs,
     Outcome,
@@ -48,6 +48,8 @@ class Block:
     """One block to solve, with everything its steps read."""
 
     pricers: Mapping[str, ServicePricer]
+    """Each service's pricer (of which the solver reads `tag` and `ids`; a bundle solved as
+    one service has a `bundles.Sharers` instead)."""
     candidates: Mapping[str, Sequence[Candidate]]
     """The block's services, each with its candidates in column order."""
     constraints: Sequence[Constraint]
@@ -112,6 +114,32 @@ def solve_block(block: Block) -> BlockSolution | None:
 
 
 def _solve_block(block: Block) -> BlockSolution | None:
+    if block.settings.decompose:
+        merged = bundles.merge(
+            block.pricers, block.candidates, block.constraints, relaxation.side_rows
+        )
+        if merged is not None:  # each bundle as one service (`solver/bundles.py`)
+            for bundle in merged.bundles:
+                block.progress(
+                    f"{', '.join(bundle.services)}: solved as one service "
+                    "(the bundle gives them identical groupings)"
+                )
+            solved = _solve_block(
+                attrs.evolve(
+                    block,
+                    pricers=merged.pricers,
+                    candidates=merged.candidates,
+                    constraints=merged.constraints,
+                    bases=None,
+                )
+            )
+            if solved is None:
+                return None
+            return attrs.evolve(solved, picked=merged.unmerge(solved.picked))
+    return _solve_unmerged(block)
+
+
+def _solve_unmerged(block: Block) -> BlockSolution | None:
     settings = block.settings
     block.stop.check()
     built = None
