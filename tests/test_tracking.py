@@ -740,3 +740,24 @@ def test_a_wrong_cost_is_one_problem_not_two(tmp_path, plan_file):
     assert result.exit_code == 2
     assert "1 problem found" in result.stderr  # the contributions are not also called wrong
     assert "running_cost: expected a number >= 0 (pounds), got 'lots'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("running", "expected"),
+    [
+        ("5", "running_cost: year 0 is the start, when only one-off costs fall: expected none"),
+        ('"lots"', "running_cost: expected a number >= 0 (pounds), got 'lots'"),
+    ],
+)
+def test_a_running_cost_in_year_0_is_one_problem(tmp_path, plan_file, running, expected):
+    """Not also "expected none" for a value that is no number, nor a sum of contributions
+    that leaves it out."""
+    text = (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        f"[[partnerships.years]]\nyear = 0\none_off_cost = 60\nrunning_cost = {running}\n"
+        "date = 2020-01-15\ncontributions = { a = 30, b = 30 }\n"
+    )
+    result = run("track", plan_file, actuals_file(tmp_path, text), "--as-of", "2022-06-30")
+    assert result.exit_code == 2
+    assert "1 problem found" in result.stderr, result.stderr
+    assert f"partnerships[0].years[0].{expected}" in result.stderr
