@@ -160,6 +160,24 @@ def test_replan_after_the_horizon_ended_exits_2(tmp_path, plan_file):
     assert "--replan: the plan's horizon ended with year 3" in result.stderr
 
 
+def test_replan_refuses_a_dissolution_still_under_way(tmp_path, plan_file):
+    """b + c runs until the end of year 2, which has not ended: the re-plan, from the end
+    of year 1, can neither count it as gone (its members would join new groups while it
+    still runs) nor as kept (its members would be held past its end)."""
+    actuals = tmp_path / "actuals.toml"
+    leaving = 'members = ["b", "c"]\ndissolved = { year = 2, exit_cost = 10 }'
+    actuals.write_text(BEHIND.replace('members = ["b", "c"]', leaving))
+    plain = run("track", plan_file, actuals, "--as-of", "2021-06-30")
+    assert plain.exit_code == 0, plain.stderr  # tracking it is fine
+    result = run("track", plan_file, actuals, "--as-of", "2021-06-30", "--replan")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert (
+        "--replan: legal: b + c is dissolved at the end of year 2 (2021-01-01 to 2021-12-31), "
+        "which has not ended on 2021-06-30" in result.stderr
+    )
+
+
 def test_replan_and_draws_need_the_consortium_text(tmp_path, plan_file):
     data = json.loads(plan_file.read_text())
     data["record"]["consortium_text"] = None

@@ -18,7 +18,9 @@ What it does, exactly (`docs/tracking.md`):
 - leaving it costs its exit cost now: `exit_share` (the plan's `exit_cost` unless
   `--exit-cost` says) times its one-off cost;
 - any other group is priced by its cost model as the plan priced it, as a new
-  partnership (its one-off cost, ramp-up and double running from the re-plan's start).
+  partnership (its one-off cost, ramp-up and double running from the re-plan's start);
+- a partnership dissolved at the end of a year that has not ended is refused: the
+  engine cannot hold it for some remaining years and free its members for the rest.
 
 The engine chooses among them exactly: a kept partnership's column is priced so that
 its npv is its value if kept *plus* the exit cost it avoids, and the sum of every
@@ -193,6 +195,16 @@ def replan(
             f"--replan: the plan's horizon ended with year {plan.horizon_years} "
             f"({calendar.period(plan.horizon_years)}): no years remain to re-optimise"
         )
+    for p in found.partnerships:
+        if p.dissolved is not None and p.dissolved.year > last:
+            year = p.dissolved.year
+            raise UsageError(
+                f"--replan: {p.label} is dissolved at the end of year {year} "
+                f"({calendar.period(year)}), which has not ended on {calendar.as_of}: the "
+                f"re-plan starts at the end of year {last} and cannot hold a partnership for "
+                "some of the years that remain and free its members for the rest; re-plan "
+                f"once year {year} has ended, or without its `dissolved` to weigh keeping it"
+            )
     exit_share = plan.exit_cost if exit_share is None else exit_share
     original = rebuild(plan, registry, settings, why="--replan")
     consortium = rebuild(
