@@ -374,6 +374,8 @@ def test_usage_mistakes_exit_2(tmp_path, plan_file):
     assert workbook.exit_code == 2 and "--output" in workbook.stderr
     alone = run("track", plan_file, actuals, "--exit-cost", "0.5")
     assert alone.exit_code == 2 and "--exit-cost goes with --replan" in alone.stderr
+    seed = run("track", plan_file, actuals, "--seed", "3")  # as --exit-cost: never ignored
+    assert seed.exit_code == 2 and "--seed goes with --draws" in seed.stderr
     date = run("track", plan_file, actuals, "--as-of", "30/06/2022")
     assert date.exit_code == 2 and "--as-of" in date.stderr
     later = (dt.date.today() + dt.timedelta(days=1)).isoformat()
