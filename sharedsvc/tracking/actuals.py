@@ -130,6 +130,9 @@ class Dissolution:
 
 @attrs.frozen(kw_only=True)
 class PartnershipActuals:
+    """What one partnership of the plan realised: its outturns by plan year (years that
+    ended without one are missing, never zero) and its dissolution, if any."""
+
     service: str
     members: tuple[str, ...]
     years: Mapping[int, YearActual]
@@ -138,6 +141,9 @@ class PartnershipActuals:
 
 @attrs.frozen(kw_only=True)
 class Actuals:
+    """An actuals file read and checked against its plan, with the calendar that says
+    which plan years have ended by the date tracked to."""
+
     source: str
     calendar: Calendar
     partnerships: tuple[PartnershipActuals, ...] = ()

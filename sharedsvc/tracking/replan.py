@@ -49,7 +49,7 @@ from sharedsvc.pricing.costmodel import CostModel, GroupPrices
 from sharedsvc.report.text import money
 from sharedsvc.settings import Settings
 from sharedsvc.stopping import StopToken
-from sharedsvc.tracking.compare import ACTUAL, PartnershipTracking, Tracking
+from sharedsvc.tracking.compare import ACTUAL, PartnershipTracking, Tracking, plan_exit
 from sharedsvc.tracking.plan import rebuild
 
 KEEP = "keep"
@@ -76,6 +76,10 @@ class Change:
 
 @attrs.frozen(kw_only=True)
 class Replan:
+    """What re-optimising the remaining years found: the npv of keeping today's
+    partnerships and of the re-plan on the same basis (the remaining years, from the end
+    of `from_year`), and each partnership kept, dissolved or formed."""
+
     from_year: int
     """The last plan year ended: the re-plan starts at its end."""
     from_date: str
@@ -124,7 +128,13 @@ class _Kept(CostModel):
     """A service's cost model, except that each partnership kept is priced at the npv
     it is given (running and one-off cost zero, the whole value as added income)."""
 
-    def __init__(self, inner: CostModel, name: str, kept: Mapping[frozenset, float], weights):
+    def __init__(
+        self,
+        inner: CostModel,
+        name: str,
+        kept: Mapping[frozenset, float],
+        weights: tuple[float, float, float],
+    ) -> None:
         self.inner = inner
         self.name = name
         self.member_fields = inner.member_fields
@@ -225,7 +235,7 @@ def replan(
             continue
         running, non_cash, note = _run_rate(found, p)
         saving = p.plan.standalone_cost - running + plan.count_non_cashable * non_cash
-        end_exit = plan.exit_cost * p.plan.transition_cost * float(factors[-1])
+        end_exit = plan_exit(plan, p.plan) * float(factors[-1])
         formed.append(
             _Formed(
                 tracked=p,
