@@ -332,6 +332,17 @@ def test_the_command_prints_the_tracking(tmp_path, plan_file):
     assert data["at_risk"] == ["legal: a + b"]
 
 
+def test_on_the_start_date_only_year_0_has_ended(tmp_path, plan_file):
+    actuals = actuals_file(tmp_path, "start = 2020-01-01\n")
+    result = run("track", plan_file, actuals, "--as-of", "2020-01-01")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(
+        "Two boroughs: tracked to 2020-01-01 (year 0, the start, ended)"
+    )
+    page = run("track", plan_file, actuals, "--as-of", "2020-01-01", "--format", "html").stdout
+    assert "tracked to 2020-01-01; year 0, the start, ended;" in page
+
+
 def test_today_is_the_default_date(tmp_path, plan_file):
     actuals = actuals_file(tmp_path, ACTUALS.format(dissolved="", contributions=""))
     data = json.loads(run("track", plan_file, actuals, "--format", "json").stdout)
