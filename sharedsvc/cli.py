@@ -25,6 +25,7 @@ from sharedsvc.report.catalogue import describe, reference_markdown
 from sharedsvc.report.catalogue import render as render_catalogue
 from sharedsvc.report.text import FORMATS, printable, render, result_tables
 from sharedsvc.stopping import StopToken
+from sharedsvc.tracking.compare import THRESHOLD, TOLERANCE
 from sharedsvc.wording import counted
 
 SOLVERS = tuple(s.value for s in Solver)
@@ -670,14 +671,14 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
 @click.option(
     "--threshold",
     type=click.FloatRange(0, 1),
-    default=0.8,
+    default=THRESHOLD,
     show_default=True,
     help="A partnership is at risk below this share of its planned saving to date.",
 )
 @click.option(
     "--tolerance",
     type=click.FloatRange(0, 1),
-    default=0.05,
+    default=TOLERANCE,
     show_default=True,
     help="Within this share of the plan either way, a partnership is on track.",
 )
@@ -688,7 +689,7 @@ def compare(file, scenario, fmt, output, time_limit, quiet):
     metavar="N",
     help="Also spread the forecast over N draws of the plan's uncertain inputs.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="The draws' seed.")
+@click.option("--seed", type=int, default=None, help="With --draws: their seed.  [default: 0]")
 @click.option(
     "--replan",
     is_flag=True,
@@ -748,10 +749,13 @@ def track(
     fmt = _chosen_format(fmt, output, PLAN_FORMATS)
     _check_output(plan_file, output, "the plan file")
     _check_output(actuals_file, output, "the actuals file")
-    if not replan:
-        for given, name in ((exit_share, "--exit-cost"), (time_limit, "--time-limit")):
-            if given is not None:
-                raise UsageError(f"{name} goes with --replan")
+    for given, name, wanted, flag in (
+        (exit_share, "--exit-cost", replan, "--replan"),
+        (time_limit, "--time-limit", replan, "--replan"),
+        (seed, "--seed", draws is not None, "--draws"),
+    ):
+        if given is not None and not wanted:
+            raise UsageError(f"{name} goes with {flag}")
     today = datetime.date.today()
     day = today if as_of is None else as_of.date()
     if day > today:
@@ -766,7 +770,12 @@ def track(
             from sharedsvc.tracking.draws import forecast_spread
 
             found = forecast_spread(
-                found, engine.registry, engine.settings, draws=draws, seed=seed, progress=progress
+                found,
+                engine.registry,
+                engine.settings,
+                draws=draws,
+                seed=0 if seed is None else seed,
+                progress=progress,
             )
         if replan:
             from sharedsvc.tracking.replan import replan as replanned

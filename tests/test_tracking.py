@@ -332,6 +332,17 @@ def test_the_command_prints_the_tracking(tmp_path, plan_file):
     assert data["at_risk"] == ["legal: a + b"]
 
 
+def test_on_the_start_date_only_year_0_has_ended(tmp_path, plan_file):
+    actuals = actuals_file(tmp_path, "start = 2020-01-01\n")
+    result = run("track", plan_file, actuals, "--as-of", "2020-01-01")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(
+        "Two boroughs: tracked to 2020-01-01 (year 0, the start, ended)"
+    )
+    page = run("track", plan_file, actuals, "--as-of", "2020-01-01", "--format", "html").stdout
+    assert "tracked to 2020-01-01; year 0, the start, ended;" in page
+
+
 def test_today_is_the_default_date(tmp_path, plan_file):
     actuals = actuals_file(tmp_path, ACTUALS.format(dissolved="", contributions=""))
     data = json.loads(run("track", plan_file, actuals, "--format", "json").stdout)
@@ -374,6 +385,8 @@ def test_usage_mistakes_exit_2(tmp_path, plan_file):
     assert workbook.exit_code == 2 and "--output" in workbook.stderr
     alone = run("track", plan_file, actuals, "--exit-cost", "0.5")
     assert alone.exit_code == 2 and "--exit-cost goes with --replan" in alone.stderr
+    seed = run("track", plan_file, actuals, "--seed", "3")  # as --exit-cost: never ignored
+    assert seed.exit_code == 2 and "--seed goes with --draws" in seed.stderr
     date = run("track", plan_file, actuals, "--as-of", "30/06/2022")
     assert date.exit_code == 2 and "--as-of" in date.stderr
     later = (dt.date.today() + dt.timedelta(days=1)).isoformat()
@@ -487,6 +500,49 @@ BAD_ACTUALS = [
         'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "a"]\n',
         "partnerships[0].members: a member is listed twice",
     ),
+    ("", "start: missing; expected a date such as 2024-05-31 (no quotes)"),  # an empty file
+    ("\ufeffbegin = 2020-01-01\n", "begin: unknown key 'begin'"),  # a BOM is not a key
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        "[[partnerships.years]]\nyear = 1\nrunning_cost = nan\ndate = 2021-01-01\n",
+        "partnerships[0].years[0].running_cost: expected a number >= 0 (pounds), got nan "
+        "(not finite)",
+    ),
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        "[[partnerships.years]]\nyear = 1\nrunning_cost = 4\none_off_cost = inf\n"
+        "date = 2021-01-01\n",
+        "partnerships[0].years[0].one_off_cost: expected a number >= 0 (pounds), got inf "
+        "(not finite)",
+    ),
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        "[[partnerships.years]]\nyear = 1\nrunning_cost = 4\ndate = 2021-01-01T09:00:00\n",
+        "partnerships[0].years[0].date: expected a date such as 2024-05-31, got a date and time",
+    ),
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        "[[partnerships.years]]\nyear = 1.0\nrunning_cost = 4\ndate = 2021-01-01\n",
+        "partnerships[0].years[0].year: expected a plan year from 0 (the start) to 3 (the "
+        "plan's horizon), got 1.0",
+    ),
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a"]\n',
+        "partnerships[0].members: expected the partnership's members, a list of two or more "
+        "member ids, got ['a']",
+    ),
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        "dissolved = 1\n",
+        "partnerships[0].dissolved: expected a table { year = <plan year>, exit_cost = "
+        "<pounds> }, got 1",
+    ),
+    ("start = 2020-01-01\npartnerships = 3\n", "partnerships: expected a list of tables"),
+    (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        "years = { year = 1 }\n",
+        "partnerships[0].years: expected a list of tables ([[partnerships.years]]), got a table",
+    ),
 ]
 
 
@@ -499,6 +555,14 @@ def test_bad_actuals_exit_2_naming_the_file_and_key_path(tmp_path, plan_file, te
     assert f"error: {actuals}: " in result.stderr
     assert f"  {actuals}: {expected}" in result.stderr, result.stderr
     assert result.stdout == ""
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path, plan_file):
+    """As Excel and Notepad save UTF-8: the mark is not part of the first key."""
+    text = "\ufeff" + ACTUALS.format(dissolved="", contributions="")
+    result = run("track", plan_file, actuals_file(tmp_path, text), "--as-of", "2022-06-30")
+    assert result.exit_code == 0, result.stderr
+    assert "legal: a + b is at risk" in result.stdout
 
 
 def test_every_problem_of_an_actuals_file_at_once(tmp_path, plan_file):
@@ -566,6 +630,30 @@ def _newer(data):
     data["record"]["format"] = 99
 
 
+def _no_npv(data):  # a key deleted by hand, or written as null: "nothing", in JSON's words
+    del data["services"]["legal"]["groups"][0]["npv"]
+
+
+def _null_horizon(data):
+    data["record"]["parameters"]["horizon_years"] = None
+
+
+def _one_member(data):
+    data["services"]["legal"]["groups"][0]["members"] = ["a"]
+
+
+def _allocation_list(data):
+    data["services"]["legal"]["groups"][0]["allocation"] = [87.12, 58.08]
+
+
+def _long_flows(data):
+    data["services"]["legal"]["groups"][0]["cash_flows"]["undiscounted"] += [1.0, 2.0]
+
+
+def _no_name(data):
+    del data["consortium"]
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -578,11 +666,30 @@ def _newer(data):
         ),
         (
             _short_factors,
-            "record.years.discount_factors: expected a list of 4 numbers (years 0 to 3), got 2",
+            "record.years.discount_factors: expected a list of 4 numbers (years 0 to 3), got "
+            "[1.0, 0.8]",
         ),
         (_infeasible, "status: expected a plan that was solved (optimal or feasible)"),
         (_no_standalone, "services.legal.standalone_costs: missing"),
         (_newer, "record.format: format 99 is newer than this sharedsvc reads (1)"),
+        (_no_npv, "services.legal.groups[0].npv: expected a number (pounds), got nothing"),
+        (
+            _null_horizon,
+            "record.parameters.horizon_years: expected a whole number of years from 1 to 100, "
+            "got nothing",
+        ),
+        (
+            _one_member,
+            "services.legal.groups[0].members: expected a list of two or more distinct member "
+            "ids, got ['a']",
+        ),
+        (_allocation_list, "services.legal.groups[0].allocation: expected a table, got [87.12"),
+        (
+            _long_flows,
+            "services.legal.groups[0].cash_flows.undiscounted: expected a list of 4 numbers "
+            "(years 0 to 3), got a list of 6 values",
+        ),
+        (_no_name, "consortium: expected the consortium's name, got nothing"),
     ],
 )
 def test_bad_plans_exit_2_naming_the_file_and_key_path(tmp_path, plan_file, change, expected):
@@ -598,7 +705,7 @@ def test_bad_plans_exit_2_naming_the_file_and_key_path(tmp_path, plan_file, chan
     ("content", "expected"),
     [
         ("{not json", "not valid JSON: Expecting property name enclosed in double quotes"),
-        ("[1, 2]", "expected a JSON object (a plan), got a list"),
+        ("[1, 2]", "expected a JSON object (a plan), got [1, 2]"),
         ('{"a": NaN}', "not valid JSON: NaN is not a number JSON allows"),
     ],
 )
@@ -646,3 +753,24 @@ def test_a_wrong_cost_is_one_problem_not_two(tmp_path, plan_file):
     assert result.exit_code == 2
     assert "1 problem found" in result.stderr  # the contributions are not also called wrong
     assert "running_cost: expected a number >= 0 (pounds), got 'lots'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("running", "expected"),
+    [
+        ("5", "running_cost: year 0 is the start, when only one-off costs fall: expected none"),
+        ('"lots"', "running_cost: expected a number >= 0 (pounds), got 'lots'"),
+    ],
+)
+def test_a_running_cost_in_year_0_is_one_problem(tmp_path, plan_file, running, expected):
+    """Not also "expected none" for a value that is no number, nor a sum of contributions
+    that leaves it out."""
+    text = (
+        'start = 2020-01-01\n[[partnerships]]\nservice = "legal"\nmembers = ["a", "b"]\n'
+        f"[[partnerships.years]]\nyear = 0\none_off_cost = 60\nrunning_cost = {running}\n"
+        "date = 2020-01-15\ncontributions = { a = 30, b = 30 }\n"
+    )
+    result = run("track", plan_file, actuals_file(tmp_path, text), "--as-of", "2022-06-30")
+    assert result.exit_code == 2
+    assert "1 problem found" in result.stderr, result.stderr
+    assert f"partnerships[0].years[0].{expected}" in result.stderr

@@ -160,6 +160,24 @@ def test_replan_after_the_horizon_ended_exits_2(tmp_path, plan_file):
     assert "--replan: the plan's horizon ended with year 3" in result.stderr
 
 
+def test_replan_refuses_a_dissolution_still_under_way(tmp_path, plan_file):
+    """b + c runs until the end of year 2, which has not ended: the re-plan, from the end
+    of year 1, can neither count it as gone (its members would join new groups while it
+    still runs) nor as kept (its members would be held past its end)."""
+    actuals = tmp_path / "actuals.toml"
+    leaving = 'members = ["b", "c"]\ndissolved = { year = 2, exit_cost = 10 }'
+    actuals.write_text(BEHIND.replace('members = ["b", "c"]', leaving))
+    plain = run("track", plan_file, actuals, "--as-of", "2021-06-30")
+    assert plain.exit_code == 0, plain.stderr  # tracking it is fine
+    result = run("track", plan_file, actuals, "--as-of", "2021-06-30", "--replan")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert (
+        "--replan: legal: b + c is dissolved at the end of year 2 (2021-01-01 to 2021-12-31), "
+        "which has not ended on 2021-06-30" in result.stderr
+    )
+
+
 def test_replan_and_draws_need_the_consortium_text(tmp_path, plan_file):
     data = json.loads(plan_file.read_text())
     data["record"]["consortium_text"] = None
@@ -244,3 +262,21 @@ def test_a_replan_with_no_plan_says_why(found):
     assert data["replan_npv"] is None and data["difference"] is None
     assert data["status"] == "infeasible" and data["changes"] == []
     assert "no grouping satisfies the constraints: must_share" in render(shown, "table")
+
+
+def test_a_partnership_no_input_moves_has_its_forecast_in_every_draw(engine, tmp_path):
+    """hr has no uncertain input: each draw prices it as the plan did, in pennies as the
+    plan file's flows are, so its spread is its forecast to the penny. Its forecast,
+    £2,770,149.2140, lies within half a penny of a rounding boundary: draws priced to a
+    fraction of a penny put it at £2,770,149.22."""
+    result = engine.optimise(engine.load(SEL))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(result.to_dict()))
+    plan = read_plan(path)
+    found = track(plan, read_actuals(SEL_ACTUALS, plan, dt.date(2026, 12, 1)))
+    hr = next(p for p in found.partnerships if p.plan.service == "hr")
+    assert round(hr.forecast_npv, 4) == 2_770_149.2140
+    spread = forecast_spread(found, engine.registry, engine.settings, draws=5, seed=3)
+    hr = next(p for p in spread.partnerships if p.plan.service == "hr")
+    for key in ("mean", "p5", "p50", "p95"):
+        assert hr.spread[key] == 2_770_149.21, key

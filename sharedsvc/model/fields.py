@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
+
+from sharedsvc.wording import counted
 
 REQUIRED = attrs.make_class("Required", (), repr=False)()
 """Marks a field without a default: the user must give it."""
@@ -101,13 +104,33 @@ class Field:
 
 
 def show_value(value: Any) -> str:
+    """A value as a message shows it, in the words of the file it came from: text quoted,
+    numbers as written, "nothing" for a key that is missing (or null in a JSON file),
+    "a table" for a TOML table or JSON object, a short list whole; not Python's words
+    (`None`, `dict`) for them."""
+    if value is None:
+        return "nothing"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return repr(value) if len(value) < 40 else repr(value[:37] + "...")
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        if len(value) <= SHOWN_ITEMS and all(_scalar(v) for v in value):
+            return "[" + ", ".join(show_value(v) for v in value) + "]"
+        return f"a list of {counted(len(value), 'value')}"
     return f"a {type(value).__name__}"
+
+
+SHOWN_ITEMS = 4
+"""A list this short, of numbers and text, is shown whole in a message."""
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
 
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")

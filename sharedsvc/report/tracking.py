@@ -48,6 +48,12 @@ def _gains_from(share) -> str:
     return f"contributions in {word} {_years_list(years)}, share otherwise"
 
 
+def _ended(found: Tracking) -> str:
+    """Which plan years have ended, in words ("years 0 to 0" says nothing)."""
+    last = found.calendar.last_ended
+    return "year 0, the start, ended" if last == 0 else f"years 0 to {last} ended"
+
+
 def summary_table(found: Tracking) -> tables.Table:
     """What was tracked, as of when, and the totals."""
     plan, calendar = found.plan, found.calendar
@@ -352,8 +358,7 @@ def render(found: Tracking, fmt: str = "table") -> str:
     tablefmt = "github" if fmt == "markdown" else "simple"
     markdown = tablefmt == "github"
     heading = ("## " if markdown else "") + printable(
-        f"{found.plan.consortium}: tracked to {found.calendar.as_of.isoformat()} "
-        f"(years 0 to {found.calendar.last_ended} ended)"
+        f"{found.plan.consortium}: tracked to {found.calendar.as_of.isoformat()} ({_ended(found)})"
     )
     parts = [heading, ""]
     parts += [("- " if markdown else "") + printable(s) for s in findings(found)]
@@ -637,9 +642,8 @@ def tracking_page(found: Tracking) -> str:
     """A self-contained HTML page of the tracking, in the committee report's style."""
     title = f"Tracking: {found.plan.consortium}"
     status = (
-        f"tracked to {found.calendar.as_of.isoformat()}; years 0 to "
-        f"{found.calendar.last_ended} ended; {len(found.at_risk)} of "
-        f"{len(found.partnerships)} partnerships at risk"
+        f"tracked to {found.calendar.as_of.isoformat()}; {_ended(found)}; "
+        f"{len(found.at_risk)} of {len(found.partnerships)} partnerships at risk"
     )
     flag = " flag" if found.at_risk or found.negative_gains else ""
     heading = f'<p class="status{flag}">{esc(status)}</p>'

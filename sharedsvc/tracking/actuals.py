@@ -130,6 +130,9 @@ class Dissolution:
 
 @attrs.frozen(kw_only=True)
 class PartnershipActuals:
+    """What one partnership of the plan realised: its outturns by plan year (years that
+    ended without one are missing, never zero) and its dissolution, if any."""
+
     service: str
     members: tuple[str, ...]
     years: Mapping[int, YearActual]
@@ -138,6 +141,9 @@ class PartnershipActuals:
 
 @attrs.frozen(kw_only=True)
 class Actuals:
+    """An actuals file read and checked against its plan, with the calendar that says
+    which plan years have ended by the date tracked to."""
+
     source: str
     calendar: Calendar
     partnerships: tuple[PartnershipActuals, ...] = ()
@@ -434,18 +440,18 @@ class _ActualsReader(Collector):
         self.unknown_keys(raw, YEAR_KEYS, path)
         before = len(self.problems)
         year = self.ended_year(raw, path, calendar)
-        if year == 0:
-            for key in ("running_cost", "non_cashable_value"):
-                if raw.get(key, 0) != 0:
+        amounts = len(self.problems)
+        running = self.amount(raw, "running_cost", path, required=year != 0)
+        non_cash = self.amount(raw, "non_cashable_value", path, required=False)
+        if year == 0:  # one problem a key: a wrong value is not also said to be there
+            for key, value in (("running_cost", running), ("non_cashable_value", non_cash)):
+                if value != 0:
                     self.problem(
                         key_path(path, key),
                         "year 0 is the start, when only one-off costs fall: expected none",
                     )
-        amounts = len(self.problems)
-        running = self.amount(raw, "running_cost", path, required=year != 0)
         one_off = self.amount(raw, "one_off_cost", path, required=year == 0)
         costs = running + one_off if len(self.problems) == amounts else None
-        non_cash = self.amount(raw, "non_cashable_value", path, required=False)
         day = self.date(raw.get("date"), key_path(path, "date"), required=True)
         self.not_future(day, key_path(path, "date"))
         if (

@@ -19,7 +19,7 @@ defines each figure):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -149,7 +149,7 @@ class Trend:
         return "steady"
 
 
-def slope(xs, ys) -> float | None:
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """The least-squares slope of ys on xs; None with fewer than two points."""
     if len(xs) < 2:
         return None
@@ -183,6 +183,10 @@ class MemberShare(ToDate):
 
 @attrs.frozen(kw_only=True)
 class PartnershipTracking(ToDate):
+    """One partnership of the plan set against its actuals: every year as planned, known
+    and counted, its members' parts and its status; the figures to date and the forecast
+    are properties of the years, so that they cannot disagree with them."""
+
     plan: PlannedPartnership
     years: tuple[Year, ...]
     dissolved: Dissolution | None
@@ -327,12 +331,13 @@ def realised_saving(
 
 def used_values(
     years: tuple[Year, ...],
-    flows,
-    plan_exit: float,
+    flows: Sequence[float],
+    end_exit: float,
     dissolved: Dissolution | None,
 ) -> list[float]:
     """What the forecast counts for each year given the plan's flows `flows` (the plan
-    file's, or a draw's) and the exit cost the plan pays at the end of the horizon:
+    file's, or a draw's) and `end_exit`, the exit cost the plan pays at the end of the
+    horizon (`plan_exit`):
     the realised saving where known, nothing after a dissolution, the plan's figure
     otherwise; a dissolved partnership pays its exit cost in its last year instead of
     the plan's at the end."""
@@ -347,7 +352,7 @@ def used_values(
             value = float(flows[y.year])
             if dissolved is not None:
                 if y.year == horizon:
-                    value += plan_exit
+                    value += end_exit
                 if y.year == dissolved.year:
                     value -= dissolved.exit_cost
             out.append(value)

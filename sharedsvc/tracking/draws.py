@@ -23,6 +23,7 @@ import numpy as np
 
 from sharedsvc.errors import UsageError
 from sharedsvc.plugins import Registry
+from sharedsvc.results import pennies
 from sharedsvc.settings import Settings
 from sharedsvc.tracking.compare import Tracking, used_values
 from sharedsvc.tracking.plan import rebuild
@@ -82,8 +83,11 @@ def forecast_spread(
         for j, (p, (saving, standalone, transition)) in enumerate(
             zip(found.partnerships, outcome.figures, strict=True)
         ):
-            flows = profile.flows(saving, standalone, transition)
-            used = used_values(p.years, flows, plan.exit_cost * transition, p.dissolved)
+            # in pennies, as the plan file's flows: a partnership no input moves then has
+            # its forecast in every draw, not a penny off it where that is half a penny
+            flows = [pennies(v) for v in profile.flows(saving, standalone, transition)]
+            end_exit = plan.exit_cost * pennies(transition)
+            used = used_values(p.years, flows, end_exit, p.dissolved)
             forecasts[k, j] = math.fsum(np.asarray(used) * factors)
     partnerships = tuple(
         attrs.evolve(p, spread=_spread(forecasts[:, j])) for j, p in enumerate(found.partnerships)

@@ -201,7 +201,7 @@ class _PlanReader(Collector):
             self.problem(
                 path,
                 f"expected a list of {count} numbers (years 0 to {count - 1}), got "
-                + (f"{len(raw)}" if isinstance(raw, list) else show_value(raw)),
+                + show_value(raw),
             )
             return None
         values = [self.value(v, key_path(path, i), field) for i, v in enumerate(raw)]

@@ -18,7 +18,9 @@ What it does, exactly (`docs/tracking.md`):
 - leaving it costs its exit cost now: `exit_share` (the plan's `exit_cost` unless
   `--exit-cost` says) times its one-off cost;
 - any other group is priced by its cost model as the plan priced it, as a new
-  partnership (its one-off cost, ramp-up and double running from the re-plan's start).
+  partnership (its one-off cost, ramp-up and double running from the re-plan's start);
+- a partnership dissolved at the end of a year that has not ended is refused: the
+  engine cannot hold it for some remaining years and free its members for the rest.
 
 The engine chooses among them exactly: a kept partnership's column is priced so that
 its npv is its value if kept *plus* the exit cost it avoids, and the sum of every
@@ -47,7 +49,7 @@ from sharedsvc.pricing.costmodel import CostModel, GroupPrices
 from sharedsvc.report.text import money
 from sharedsvc.settings import Settings
 from sharedsvc.stopping import StopToken
-from sharedsvc.tracking.compare import ACTUAL, PartnershipTracking, Tracking
+from sharedsvc.tracking.compare import ACTUAL, PartnershipTracking, Tracking, plan_exit
 from sharedsvc.tracking.plan import rebuild
 
 KEEP = "keep"
@@ -74,6 +76,10 @@ class Change:
 
 @attrs.frozen(kw_only=True)
 class Replan:
+    """What re-optimising the remaining years found: the npv of keeping today's
+    partnerships and of the re-plan on the same basis (the remaining years, from the end
+    of `from_year`), and each partnership kept, dissolved or formed."""
+
     from_year: int
     """The last plan year ended: the re-plan starts at its end."""
     from_date: str
@@ -122,7 +128,13 @@ class _Kept(CostModel):
     """A service's cost model, except that each partnership kept is priced at the npv
     it is given (running and one-off cost zero, the whole value as added income)."""
 
-    def __init__(self, inner: CostModel, name: str, kept: Mapping[frozenset, float], weights):
+    def __init__(
+        self,
+        inner: CostModel,
+        name: str,
+        kept: Mapping[frozenset, float],
+        weights: tuple[float, float, float],
+    ) -> None:
         self.inner = inner
         self.name = name
         self.member_fields = inner.member_fields
@@ -193,6 +205,16 @@ def replan(
             f"--replan: the plan's horizon ended with year {plan.horizon_years} "
             f"({calendar.period(plan.horizon_years)}): no years remain to re-optimise"
         )
+    for p in found.partnerships:
+        if p.dissolved is not None and p.dissolved.year > last:
+            year = p.dissolved.year
+            raise UsageError(
+                f"--replan: {p.label} is dissolved at the end of year {year} "
+                f"({calendar.period(year)}), which has not ended on {calendar.as_of}: the "
+                f"re-plan starts at the end of year {last} and cannot hold a partnership for "
+                "some of the years that remain and free its members for the rest; re-plan "
+                f"once year {year} has ended, or without its `dissolved` to weigh keeping it"
+            )
     exit_share = plan.exit_cost if exit_share is None else exit_share
     original = rebuild(plan, registry, settings, why="--replan")
     consortium = rebuild(
@@ -213,7 +235,7 @@ def replan(
             continue
         running, non_cash, note = _run_rate(found, p)
         saving = p.plan.standalone_cost - running + plan.count_non_cashable * non_cash
-        end_exit = plan.exit_cost * p.plan.transition_cost * float(factors[-1])
+        end_exit = plan_exit(plan, p.plan) * float(factors[-1])
         formed.append(
             _Formed(
                 tracked=p,

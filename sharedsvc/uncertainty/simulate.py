@@ -117,7 +117,12 @@ MOST_FREQUENT_PLANS = 20
 """Plans evaluated over every draw to find the best in expectation."""
 
 
-def drawn_values(consortium, registry, sequences, indices) -> np.ndarray:
+def drawn_values(
+    consortium: Consortium,
+    registry: Registry,
+    sequences: Sequence[np.random.SeedSequence],
+    indices: Sequence[int],
+) -> np.ndarray:
     """The uncertain inputs' values in the draws `indices` (one row each), each draw from
     its own seed sequence: the same values whichever process draws them."""
     u = np.array([uniforms(consortium.uncertain, sequences[i]) for i in indices])
