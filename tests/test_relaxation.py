@@ -194,3 +194,35 @@ def test_sifting_finds_the_whole_lps_optimum(engine, data):
             assert (activity >= np.asarray(model.row_lower_) - 1e-6).all()
             assert (activity <= np.asarray(model.row_upper_) + 1e-6).all()
             assert sifted.working is not None
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=consortia(max_members=5))
+def test_cbc_and_highs_agree_on_a_highs_model(engine, data):
+    """The window's MIPs go to CBC as an MPS file written by HiGHS (`Cbc.solve_model`):
+    the same optimum as HiGHS in process, the same infeasibility, and a plan that meets
+    every row (checked here again)."""
+    from sharedsvc.constants import Status
+    from sharedsvc.solver.backends import Cbc, Highs
+
+    found = candidates_of(engine, data)
+    if found is None:
+        return
+    consortium, pricers, candidates = found
+    for block in blocks(list(candidates), consortium.constraints):
+        cands = {s: candidates[s] for s in block}
+        rows = relaxation.side_rows(cands, consortium.constraints)
+        if rows is None:
+            continue
+        lp = relaxation.from_columns(pricers, cands, rows, consortium.objective)
+        if lp is None or not lp.names:  # no group at all: no MIP to solve
+            continue
+        everything = np.arange(len(lp.names))
+        by_cbc = Cbc().solve_model(relaxation.restricted_mip(lp, everything).highs, lp.names, None)
+        by_highs = Highs().solve_model(
+            relaxation.restricted_mip(lp, everything).highs, lp.names, None
+        )
+        assert by_cbc.status == by_highs.status
+        if by_highs.status == Status.OPTIMAL:
+            scale = max(1.0, abs(by_highs.objective))
+            assert by_cbc.objective == pytest.approx(by_highs.objective, abs=1e-6 * scale)

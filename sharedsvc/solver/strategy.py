@@ -479,6 +479,7 @@ def _solve_decomposed(
         progress=block.progress,
         label=block.label,
         stop=block.stop,
+        use_cbc=settings.solver == Solver.CBC or settings.solver == Solver.AUTO,
     )
     # a first plan from the window the LP alone marks out, then prices for a tighter
     # bound and narrower windows

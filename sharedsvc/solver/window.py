@@ -30,7 +30,7 @@ import numpy as np
 from sharedsvc.constants import SolvedBy, Status
 from sharedsvc.errors import SolverError
 from sharedsvc.solver import relaxation
-from sharedsvc.solver.backends import Highs, Outcome, relative_gap
+from sharedsvc.solver.backends import Cbc, Highs, Outcome, relative_gap
 from sharedsvc.stopping import StopToken
 
 Progress = Callable[[str], None]
@@ -62,9 +62,11 @@ def close_gap(
     label: str,
     stop: StopToken,
     rounds: int | None = None,
+    use_cbc: bool = False,
 ) -> Closed:
     """Widen the window until its MIP's plan reaches the threshold, the window would
     hold more than `max_columns` groups, the deadline passes, or after `rounds` MIPs.
+    The MIPs are solved by CBC (`use_cbc`) or HiGHS.
 
     `column_bounds[j]` bounds any plan using column j; `bound` bounds every plan;
     `always` marks columns always in the window (the members alone); `plan`/`value` a
@@ -98,7 +100,7 @@ def close_gap(
             # groups): no window that would not end in the time left at the pace so far
             return Closed(plan=plan, value=value, bound=bound, optimal=False)
         solving = time.perf_counter()
-        outcome = _solve_window(lp, columns, plan, limit, time_share, stop)
+        outcome = _solve_window(lp, columns, plan, limit, time_share, stop, use_cbc)
         pace = (time.perf_counter() - solving) / max(1, len(columns))
         if outcome is not None and outcome.objective > value + tolerance:
             chosen = [j for j in columns if lp.names[j] in outcome.values]
@@ -133,12 +135,15 @@ def _solve_window(
     limit: float | None,
     time_share: float,
     stop: StopToken,
+    use_cbc: bool,
 ) -> Outcome | None:
-    """The MIP over `columns`, from `plan`; None when it found no plan in time."""
+    """The MIP over `columns`, from `plan`, by CBC or HiGHS; None when it found no plan
+    in time."""
     mip = relaxation.restricted_mip(lp, columns)
     start = () if plan is None else {lp.names[j] for j in plan}
+    solver = Cbc() if use_cbc else Highs(time_share)
     try:
-        return Highs(time_share).solve_model(mip.highs, mip.names, limit, start, stop=stop)
+        return solver.solve_model(mip.highs, mip.names, limit, start, stop=stop)
     except SolverError:
         if limit is None:
             raise
