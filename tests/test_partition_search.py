@@ -198,3 +198,27 @@ def test_the_best_plan_through_each_group_is_exact(instance, use_duals, share):
             assert expected == pytest.approx(found.with_group[j], abs=1e-6 * spread)
         elif expected is not None:  # beyond it: every plan through j is worth less
             assert expected <= found.beyond + 1e-6 * spread
+
+
+def test_the_bounds_through_each_group_give_up_before_outgrowing_their_cap():
+    """A search that would keep more states than allowed says so (None) instead of
+    piling them up: the reached states count before they are merged."""
+    from sharedsvc.solver.search import best_with_each
+
+    members = 8
+    groups = [(i,) for i in range(members)] + list(itertools.combinations(range(members), 2))
+    values = np.array([0.0] * members + [1.0] * (len(groups) - members))
+    found = best_with_each(
+        members,
+        FlatGroups.of(groups),
+        values,
+        np.zeros(members),
+        -math.inf,
+        settings=SETTINGS,
+        max_states=5,
+    )
+    assert found is None
+    whole = best_with_each(
+        members, FlatGroups.of(groups), values, np.zeros(members), -math.inf, settings=SETTINGS
+    )
+    assert whole is not None and whole.optimum == pytest.approx(4.0)

@@ -392,6 +392,8 @@ def best_with_each(
     pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(members + 1)]
     pending[0].append((np.zeros(1, np.uint64), np.zeros(1)))
     states = 0
+    waiting = 1  # states reached but not yet merged into their layer
+    cap = settings.search_max_states if max_states is None else max_states
 
     def pairs(head, masks, lost):
         """Each (state, group) pair within the budget, in chunks: state index, group
@@ -428,6 +430,7 @@ def best_with_each(
                 continue
             masks, lost = (np.concatenate(part) for part in zip(*pending[head], strict=True))
             pending[head] = []
+            waiting -= len(masks)
             keep = np.lexsort((lost, masks))
             first = np.ones(len(keep), dtype=bool)
             first[1:] = masks[keep][1:] != masks[keep][:-1]
@@ -435,11 +438,14 @@ def best_with_each(
             masks, lost = masks[keep], lost[keep]  # sorted by mask, least loss each
             layers[head] = (masks, lost)
             states += len(masks)
-            if states > (settings.search_max_states if max_states is None else max_states):
+            if states > cap:
                 return None
             if head == members:
                 break
             for _, _, reached, nexts, spent in pairs(head, masks, lost):
+                waiting += len(reached)
+                if states + waiting > cap:  # before the states pile up in memory
+                    return None
                 for target in np.unique(nexts):
                     here = nexts == target
                     pending[target].append((reached[here], spent[here]))
