@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,20 @@ def run_raw(solver: str, mps: Path, time_limit: float) -> dict:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result.update(seconds=seconds, memory=memory)
     return result
+
+
+def third_of_transition(data: dict, work: Path) -> float:
+    """A third of the transition cost of the plan without budget or partnership limit
+    (issue #16's London 8-service instance), in whole pounds."""
+    path = work / "unbudgeted.toml"
+    path.write_text(dumps(data), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "sharedsvc", "optimise", str(path), "--format", "json", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(int(json.loads(done.stdout)["totals"]["transition_cost"] / 3))
 
 
 def random_consortium(members: int, services: int, max_size: int, budget: float, seed: int):
@@ -303,6 +318,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller instances, shorter limits")
     parser.add_argument("--only", help="run the instances whose name contains this")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw CBC and HiGHS runs")
+    parser.add_argument(
+        "--long", action="store_true", help="also random-40 with a 600 s limit (issue #16)"
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sharedsvc-bench-"))
     quick = args.quick
@@ -314,6 +332,15 @@ def main(argv=None):
         path.write_text(dumps(data), encoding="utf-8")
         instances.append((name, path, members, services, limit))
 
+    # issue #16's coupled instances: rows that tie every service together
+    with open(ROOT / "consortia" / "london.toml", "rb") as handle:
+        coupled = tomllib.load(handle)
+    coupled["constraints"].update(
+        max_group_size=5, transition_budget=3_000_000, max_partnerships=20
+    )
+    for limit in (10, 60):
+        generated(f"london.toml coupled (<=5, £3m, 20) {limit} s", coupled, 33, 4, limit)
+
     london = read_areas(args.csv, "London")
     generated(
         "london-8 (<=6, contiguous)",
@@ -321,6 +348,12 @@ def main(argv=None):
         len(london),
         8,
         10 if quick else 60,
+    )
+    london8 = scale_consortium(london, list(SCALE_SERVICES), 6, 1, "London 8 services")
+    budget = third_of_transition(london8, work)
+    london8["constraints"].update(transition_budget=budget, max_partnerships=40)
+    generated(
+        f"london-8 coupled (£{budget:,.0f}, 40)", london8, len(london), 8, 30 if quick else 120
     )
     region = read_areas(args.csv, "North West")
     generated(
@@ -347,6 +380,14 @@ def main(argv=None):
         8,
         30 if quick else 120,
     )
+    if args.long:
+        generated(
+            f"random-{members} (<=5, budget) 600 s",
+            random_consortium(members, 8, 5, 3_000_000, 7),
+            members,
+            8,
+            600,
+        )
 
     table = []
     for name, path, n, services, limit in instances:
