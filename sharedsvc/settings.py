@@ -46,6 +46,11 @@ def _positive(instance, attribute, value) -> None:
         raise UsageError(f"{attribute.name}: expected a number > 0, got {value!r}")
 
 
+def _share(instance, attribute, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise UsageError(f"{attribute.name}: expected a share above 0 and at most 1, got {value!r}")
+
+
 def _non_negative(instance, attribute, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise UsageError(f"{attribute.name}: expected a number >= 0, got {value!r}")
@@ -73,13 +78,13 @@ class Settings:
     (`solver/lagrange.py`); off only to test."""
     lagrange_iterations: int = attrs.field(default=40, validator=_positive)
     """Rounds of prices at most: each solves every service of the block once."""
-    lagrange_time_share: float = attrs.field(default=0.5, validator=_positive)
+    lagrange_time_share: float = attrs.field(default=0.5, validator=_share)
     """With a time limit, the prices get at most this share of a block's time; the MIPs
     over the window of promising groups get the rest."""
     lagrange_restricted_seconds: float = attrs.field(default=1.0, validator=_non_negative)
     """The restricted MIP that gives a service its plan under prices gets this long."""
     wide_through_states: int = attrs.field(default=1_000_000, validator=_positive)
-    wide_through_share: float = attrs.field(default=0.25, validator=_positive)
+    wide_through_share: float = attrs.field(default=0.25, validator=_share)
     """The bounds through each group are tried on services whose frontier is too wide
     for the search to solve them, with at most this many states and this share of the
     time left: near the optimum it can stay small (a 40-member service: 206 states), but

@@ -12,6 +12,7 @@ import math
 import random
 
 import numpy as np
+import pulp
 import pytest
 from bruteforce import Reference
 from conftest import tuned
@@ -21,6 +22,8 @@ from scipy.optimize import linprog
 from strategies import consortia
 from test_exactness import assert_bound_covers, assert_reaches, optimise_data
 
+from sharedsvc import Constraint, Engine, Rule, hookimpl
+from sharedsvc.model.toml_writer import dumps
 from sharedsvc.rules import LinearRow
 from sharedsvc.solver import lagrange
 from sharedsvc.stopping import StopToken
@@ -321,3 +324,78 @@ def test_a_window_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data)
         assert_reaches(result, best, data)
         return
     assert_bound_covers(result, best, data, "narrow window")
+
+
+# --- rows with a lower bound: no plan may be the answer
+
+
+class _AtLeast(Constraint):
+    """At least `low` groups of two or more, over every service (a row with a lower bound,
+    so that leaving every member alone is no plan)."""
+
+    def __init__(self, low: float):
+        self.low = low
+        self.label = f"at least {low} partnerships"
+
+    def allows_pruning(self, service: str) -> bool:
+        return False
+
+    def add_rows(self, model):
+        pairs = [(c.var, 1) for c in model.all_columns() if c.candidate.size >= 2]
+        model.add(pulp.LpAffineExpression(pairs) >= self.low, "at_least")
+
+    def linear_rows(self, columns):
+        counts = {s: np.array([float(c.size >= 2) for c in cs]) for s, cs in columns.items()}
+        return [LinearRow("at_least", counts, lower=self.low)]
+
+
+class _AtLeastRule(Rule):
+    key = "at_least_partnerships"
+    summary = "test: at least this many groups of two or more"
+    expects = "a number"
+
+    def parse(self, value, context):
+        return [_AtLeast(float(value))], []
+
+
+class _AtLeastPlugin:
+    @hookimpl
+    def sharedsvc_register_rules(self, register):
+        register(_AtLeastRule())
+
+
+def three_alike(constraints: dict) -> dict:
+    one = {"volume": 1000, "annual_cost": 1_000_000.0}
+    return {
+        "consortium": {"name": "three", "horizon_years": 5},
+        "services": {"s0": {"model": "scale", "scale_exponent": 0.8}},
+        "members": {m: {"services": {"s0": one}} for m in ("a", "b", "c")},
+        "constraints": {"max_group_size": 2, **constraints},
+    }
+
+
+@pytest.mark.parametrize("solver", ["auto", "highs"])
+@pytest.mark.parametrize(
+    "constraints, feasible",
+    [
+        ({"at_least_partnerships": 1.5}, False),  # the LP has three pairs at one half
+        ({"at_least_partnerships": 1}, True),
+        ({"stability": "core", "allocation": "equal"}, False),  # a pair is always blocked
+    ],
+)
+def test_a_block_with_no_plan_is_infeasible_not_a_plan_of_nothing(constraints, feasible, solver):
+    """A window that holds every group and has no plan proves the block infeasible; an
+    infeasible window never counts as a plan (it once gave an empty plan, "optimal")."""
+    engine = Engine.create(autoload=False, plugins=[_AtLeastPlugin()])
+    forced = tuned(engine, fixing_min_columns=1, sift_min_columns=1, solver=solver)
+    data = three_alike(constraints)
+    result = forced.optimise(forced.parse(dumps(data)))
+    if not feasible:
+        assert result.status == "infeasible"
+        return
+    assert result.status == "optimal"
+    plain = tuned(engine, decompose=False, fixing_min_columns=10**9, solver=solver)
+    assert result.totals["npv"] == pytest.approx(
+        plain.optimise(plain.parse(dumps(data))).totals["npv"], abs=0.01
+    )
+    assert [len(g.members) for g in result.services[0].groups] == [2]

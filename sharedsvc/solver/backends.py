@@ -138,8 +138,8 @@ class Cbc(Backend):
                     for j, name in enumerate(names):
                         out.write(f"{j:>7} c{j} {1 if name in start else 0} 0\n")
                 args += ["-mips", str(where / "start.sol")]
-            if time_limit is not None:
-                args += ["-sec", str(max(0.1, time_limit))]
+            if time_limit is not None:  # wall-clock seconds: CBC counts CPU time otherwise
+                args += ["-timeMode", "elapsed", "-sec", str(max(0.1, time_limit))]
             args += ["-ratio", "0", "-preprocess", "off", "-solve"]
             args += ["-solution", str(where / "plan.sol")]
             log = where / "cbc.log"

@@ -88,11 +88,18 @@ def merge(
     rows = rows_of(candidates, others)
     if rows is None:
         return None
+    groups: list[set[str]] = []  # bundles that share a service are one bundle
+    for constraint in bundles:
+        joined = set(constraint.bundled())
+        for group in [g for g in groups if g & joined]:
+            joined |= group
+            groups.remove(group)
+        groups.append(joined)
     new_pricers = {s: pricers[s] for s in services}
     new_candidates = {s: list(candidates[s]) for s in services}
     merged_list: list[_Merged] = []
-    for constraint in bundles:
-        bundled = [s for s in services if s in set(constraint.bundled())]
+    for group in groups:
+        bundled = [s for s in services if s in group]
         merged = _merge_one(pricers, candidates, bundled, len(merged_list))
         if merged is None:
             return None

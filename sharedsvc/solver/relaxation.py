@@ -89,15 +89,16 @@ def solve_lp(
     if lp.solution is not None:
         return lp.solution
     started = time.perf_counter()
+    solution = None
     if len(lp.names) >= sift_min_columns:
         solution = _sift(lp, time_limit, stop)
-        if solution is not None:
-            lp.solution = solution
-            return solution
-        if time_limit is not None:
+        if solution is None and time_limit is not None:
             time_limit = max(0.1, time_limit - (time.perf_counter() - started))
-    lp.solution = _solve_whole(lp, time_limit, stop)
-    return lp.solution
+    if solution is None:
+        solution = _solve_whole(lp, time_limit, stop)
+    if solution.status != "unsolved":  # kept only when settled: more time may solve it
+        lp.solution = solution
+    return solution
 
 
 def _solve_whole(lp: Relaxation, time_limit: float | None, stop: StopToken | None) -> LpSolution:
@@ -151,10 +152,14 @@ def _sift(lp: Relaxation, time_limit: float | None, stop: StopToken | None) -> L
             return None
         z = h.getInfo().objective_function_value
         duals = np.array(h.getSolution().row_dual)
-        priced = value * duals[index]
-        reduced = cost - np.add.reduceat(priced, starts[:-1]) if len(priced) else cost.copy()
-        reduced[lengths == 0] = cost[lengths == 0]
-        tolerance = 1e-9 * max(1.0, abs(z))
+        reduced = cost.copy()
+        filled = np.flatnonzero(lengths > 0)
+        if len(filled):  # reduceat over columns with a row each (an empty last one fails)
+            reduced[filled] -= np.add.reduceat(value * duals[index], starts[filled])
+        # a column left out with a positive reduced cost d could add d to the optimum:
+        # below a millionth of a pound each, the optimum is exact to well within the
+        # 1e-3 that a plan must reach to be called optimal
+        tolerance = 1e-6
         entering = np.flatnonzero((reduced > tolerance) & ~working)
         if not len(entering):
             break

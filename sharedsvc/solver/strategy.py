@@ -491,6 +491,8 @@ def _solve_decomposed(
         deadline=block.deadline,
         rounds=1,
     )
+    if closed.plan is None and closed.bound == -math.inf:
+        return None  # the window held every group and no plan meets the rows
     if not closed.optimal:
         alone = {s: _Alone(block, s) for s in block.candidates}
         prices_by = None
@@ -530,6 +532,8 @@ def _solve_decomposed(
             value=value,
             deadline=block.deadline,
         )
+    if closed.plan is None and closed.bound == -math.inf:
+        return None
     if closed.plan is None:
         raise SolverError(f"no plan for {block.label} within the time limit")
     names = [lp.names[j] for j in closed.plan]

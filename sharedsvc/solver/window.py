@@ -43,7 +43,9 @@ class Closed:
     plan: np.ndarray | None
     value: float
     bound: float
+    """Minus infinity: no plan exists (the window held every group and had none)."""
     optimal: bool
+    solver: SolvedBy = SolvedBy.HIGHS
 
 
 def close_gap(
@@ -72,8 +74,13 @@ def close_gap(
     `always` marks columns always in the window (the members alone); `plan`/`value` a
     plan known already (or None/-inf)."""
     tolerance = 1e-9 * max(1.0, abs(bound)) + 1e-3
+    """How close to the bound a plan is called optimal (the tests ask for a penny)."""
+    margin = 1e-6 * max(1.0, abs(bound)) + 1.0
+    """How far below the threshold a group's bound may be and the group still in the
+    window: LP round-off in the bounds stays far below it, as in fixing."""
+    solver = SolvedBy.CBC if use_cbc else SolvedBy.HIGHS
     if plan is not None and value >= bound - tolerance:
-        return Closed(plan=plan, value=value, bound=value, optimal=True)
+        return Closed(plan=plan, value=value, bound=value, optimal=True, solver=solver)
     distance = max(abs(bound) * first_share, 1.0)
     in_plan = np.zeros(len(column_bounds), dtype=bool)
     started = time.perf_counter()
@@ -86,23 +93,31 @@ def close_gap(
             threshold = max(threshold, value)
             in_plan[:] = False
             in_plan[plan] = True
-        window = (column_bounds >= threshold - tolerance) | always | in_plan
+        window = (column_bounds >= threshold - margin) | always | in_plan
         columns = np.flatnonzero(window)
-        if len(columns) > max_columns and plan is not None:
-            progress(
-                f"{label}: {len(columns):,} groups could still beat the plan, more than "
-                f"one MIP takes ({max_columns:,}); stopping with the bound proven"
-            )
-            return Closed(plan=plan, value=value, bound=bound, optimal=False)
+        if len(columns) > max_columns:
+            if plan is not None:
+                progress(
+                    f"{label}: {len(columns):,} groups could still beat the plan, more "
+                    f"than one MIP takes ({max_columns:,}); stopping with the bound proven"
+                )
+                return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
+            # no plan yet: the most promising groups only (the rest bound what they miss)
+            window = always | in_plan
+            optional = np.flatnonzero(~window)
+            best = optional[np.argsort(-column_bounds[optional], kind="stable")[:max_columns]]
+            window[best] = True
+            columns = np.flatnonzero(window)
         limit = None if deadline is None else deadline - time.perf_counter()
         if limit is not None and (limit <= 0 or (pace is not None and pace * len(columns) > limit)):
             # MIPs overran their limits by far in presolve (a 6 s limit: 19 s on 45,000
             # groups): no window that would not end in the time left at the pace so far
-            return Closed(plan=plan, value=value, bound=bound, optimal=False)
+            return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
         solving = time.perf_counter()
         outcome = _solve_window(lp, columns, plan, limit, time_share, stop, use_cbc)
         pace = (time.perf_counter() - solving) / max(1, len(columns))
-        if outcome is not None and outcome.objective > value + tolerance:
+        found = outcome is not None and outcome.status in (Status.OPTIMAL, Status.FEASIBLE)
+        if found and outcome.objective > value + tolerance:
             chosen = [j for j in columns if lp.names[j] in outcome.values]
             plan, value = np.array(chosen, dtype=np.int64), outcome.objective
         window_bound = math.inf if outcome is None else outcome.bound
@@ -111,6 +126,9 @@ def close_gap(
         outside = column_bounds[~window]
         beyond = float(outside.max()) if len(outside) else -math.inf
         bound = min(bound, max(window_bound, beyond, value))
+        if math.isinf(bound) and bound < 0:  # every group in the window, and no plan
+            progress(f"{label}: no plan meets the rows")
+            return Closed(plan=None, value=-math.inf, bound=bound, optimal=False, solver=solver)
         gap = relative_gap(value, bound) if plan is not None else math.inf
         progress(
             f"{label}: window of {len(columns):,} groups: plan "
@@ -118,13 +136,15 @@ def close_gap(
             + f", bound {bound:,.0f} ({gap:.3%}; {time.perf_counter() - started:.1f} s)"
         )
         if plan is not None and value >= bound - tolerance:
-            return Closed(plan=plan, value=value, bound=value, optimal=True)
+            return Closed(plan=plan, value=value, bound=value, optimal=True, solver=solver)
+        if value > bound + tolerance:  # never: a plan above a proven bound
+            raise SolverError(f"{label}: a plan worth {value:,.2f} above its bound {bound:,.2f}")
         if not len(outside):  # the window held every column and its MIP stopped early
-            return Closed(plan=plan, value=value, bound=bound, optimal=False)
+            return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
         if rounds is not None:
             rounds -= 1
             if rounds <= 0:
-                return Closed(plan=plan, value=value, bound=bound, optimal=False)
+                return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
         distance *= 2
 
 
@@ -141,12 +161,12 @@ def _solve_window(
     in time."""
     mip = relaxation.restricted_mip(lp, columns)
     start = () if plan is None else {lp.names[j] for j in plan}
+    if use_cbc and limit is not None:
+        limit *= time_share  # the MPS file and reading the plan back take time too
     solver = Cbc() if use_cbc else Highs(time_share)
     try:
         return solver.solve_model(mip.highs, mip.names, limit, start, stop=stop)
-    except SolverError:
-        if limit is None:
-            raise
+    except SolverError:  # no plan in time, or one that failed the rows: the bound stands
         return None
 
 
@@ -155,7 +175,7 @@ def closed_outcome(closed: Closed) -> Outcome:
     return Outcome(
         status=Status.OPTIMAL if closed.optimal else Status.FEASIBLE,
         gap=0.0 if closed.optimal else relative_gap(closed.value, closed.bound),
-        solver=SolvedBy.HIGHS,
+        solver=closed.solver,
         objective=closed.value,
         bound=closed.value if closed.optimal else closed.bound,
     )
