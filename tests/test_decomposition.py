@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import time
 
 import numpy as np
 import pulp
@@ -324,6 +325,61 @@ def test_a_window_stopped_early_keeps_a_real_plan_and_a_true_bound(engine, data)
         assert_reaches(result, best, data)
         return
     assert_bound_covers(result, best, data, "narrow window")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=coupled_consortia())
+def test_a_block_with_no_time_for_prices_keeps_a_real_plan_and_a_true_bound(engine, data):
+    """When a round of prices would overrun the deadline, the windows alone decide: the
+    prices never run, and the plan and bound are still real ones (the first window is
+    made to prove nothing, so that the later ones must find the plan)."""
+    from sharedsvc.solver import strategy, window
+
+    best = Reference(data).best()
+    priced = []
+    asked = []
+    lagrangian = lagrange.lagrangian
+
+    def counted(*args, **options):
+        priced.append(True)
+        return lagrangian(*args, **options)
+
+    def skipped(block, seconds):
+        asked.append(seconds)
+        return True
+
+    close_gap = window.close_gap
+
+    def nothing_first(*args, rounds=None, **options):
+        if rounds == 1:
+            return window.Closed(plan=None, value=-math.inf, bound=options["bound"], optimal=False)
+        return close_gap(*args, rounds=rounds, **options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(strategy, "_no_time_for_prices", skipped)
+        patch.setattr(lagrange, "lagrangian", counted)
+        patch.setattr(window, "close_gap", nothing_first)
+        forced = tuned(engine, fixing_min_columns=1, sift_min_columns=1)
+        result = optimise_data(forced, data, time_limit=60)
+    assert not priced
+    if asked:
+        event("prices skipped")
+    if result is None or best is None or not result.solved:
+        assert_reaches(result, best, data)
+        return
+    assert_bound_covers(result, best, data, "no prices")
+
+
+def test_a_round_of_prices_is_skipped_only_when_it_would_overrun():
+    from sharedsvc.solver import strategy
+
+    class Timed:
+        def __init__(self, seconds_left):
+            self.deadline = None if seconds_left is None else time.perf_counter() + seconds_left
+
+    assert strategy._no_time_for_prices(Timed(1.0), 3.0)
+    assert not strategy._no_time_for_prices(Timed(30.0), 3.0)
+    assert not strategy._no_time_for_prices(Timed(None), 3.0)
 
 
 # --- rows with a lower bound: no plan may be the answer

@@ -145,6 +145,7 @@ def _solve_unmerged(block: Block) -> BlockSolution | None:
     built = None
     if block.columns >= settings.fixing_min_columns and highs_available():
         rows = relaxation.side_rows(block.candidates, block.constraints)
+        lp_started = time.perf_counter()
         with block.building.timing():
             if rows is not None:
                 lp = relaxation.from_columns(block.pricers, block.candidates, rows, block.objective)
@@ -168,7 +169,7 @@ def _solve_unmerged(block: Block) -> BlockSolution | None:
             if solution.status == "infeasible":
                 return None
             if solution.optimal:
-                return _solve_decomposed(block, lp, rows)
+                return _solve_decomposed(block, lp, rows, time.perf_counter() - lp_started)
         solved = _solve_by_fixing(block, lp, order)
         if block.bases is not None:
             block.bases.save(block.label, lp.highs, lp.names)
@@ -441,14 +442,15 @@ def _solve_by_fixing(
 
 
 def _solve_decomposed(
-    block: Block, lp: relaxation.Relaxation, rows: list[LinearRow]
+    block: Block, lp: relaxation.Relaxation, rows: list[LinearRow], lp_seconds: float = 0.0
 ) -> BlockSolution | None:
     """A block with side rows, from its LP's solution (`lp.solution`): a first plan from
     a MIP over the groups the LP marks as most promising; then the Lagrangian phase
     (`solver/lagrange.py`), each service solved alone under prices on the rows, from
     the LP's row duals; then MIPs over a widening window of the groups whose bounds (LP
     reduced cost, Lagrangian) could still beat the plan (`solver/window.py`). None when
-    some member has no allowed group."""
+    some member has no allowed group. `lp_seconds`: how long the block's LP took to
+    build and solve, the measure of a round of prices (one LP per service)."""
     settings = block.settings
     solution = lp.solution
     z = solution.objective
@@ -494,40 +496,50 @@ def _solve_decomposed(
     if closed.plan is None and closed.bound == -math.inf:
         return None  # the window held every group and no plan meets the rows
     if not closed.optimal:
-        alone = {s: _Alone(block, s) for s in block.candidates}
-        prices_by = None
-        if block.deadline is not None:  # the prices get a share of the time left
-            prices_by = time.perf_counter() + settings.lagrange_time_share * (
-                block.deadline - time.perf_counter()
+        plan, value, bound = closed.plan, closed.value, closed.bound
+        if _no_time_for_prices(block, lp_seconds):
+            block.progress(
+                f"{block.label}: too little time left for a round of prices "
+                f"(about {2 * lp_seconds:.1f} s); the window widens from the LP's bounds"
             )
-        dual = lagrange.lagrangian(
-            coupled,
-            alone,
-            duals,
-            deadline=prices_by,
-            progress=block.progress,
-            label=block.label,
-            stop=block.stop,
-            max_iterations=settings.lagrange_iterations,
-            upper_bound=closed.bound,
-            known=closed.value,
-        )
-        if math.isinf(dual.bound) and dual.bound < 0:
-            return None  # some service has no plan at all
-        for s, bounds in dual.column_bounds.items():
-            part = slice(offsets[s], offsets[s] + len(bounds))
-            column_bounds[part] = np.minimum(column_bounds[part], bounds)
-        plan, value = closed.plan, closed.value
-        if dual.plan is not None and dual.plan.value > value:
-            plan = np.concatenate(
-                [offsets[s] + np.asarray(p, dtype=np.int64) for s, p in dual.plan.picked.items()]
+        else:
+            alone = {s: _Alone(block, s) for s in block.candidates}
+            prices_by = None
+            if block.deadline is not None:  # the prices get a share of the time left
+                prices_by = time.perf_counter() + settings.lagrange_time_share * (
+                    block.deadline - time.perf_counter()
+                )
+            dual = lagrange.lagrangian(
+                coupled,
+                alone,
+                duals,
+                deadline=prices_by,
+                progress=block.progress,
+                label=block.label,
+                stop=block.stop,
+                max_iterations=settings.lagrange_iterations,
+                upper_bound=closed.bound,
+                known=closed.value,
             )
-            value = dual.plan.value
-        if math.isfinite(value) and math.isfinite(dual.bound):
-            _bound_through_each(block, coupled, alone, dual, value, column_bounds, offsets)
+            if math.isinf(dual.bound) and dual.bound < 0:
+                return None  # some service has no plan at all
+            for s, bounds in dual.column_bounds.items():
+                part = slice(offsets[s], offsets[s] + len(bounds))
+                column_bounds[part] = np.minimum(column_bounds[part], bounds)
+            if dual.plan is not None and dual.plan.value > value:
+                plan = np.concatenate(
+                    [
+                        offsets[s] + np.asarray(p, dtype=np.int64)
+                        for s, p in dual.plan.picked.items()
+                    ]
+                )
+                value = dual.plan.value
+            if math.isfinite(value) and math.isfinite(dual.bound):
+                _bound_through_each(block, coupled, alone, dual, value, column_bounds, offsets)
+            bound = min(bound, dual.bound)
         closed = closing(
             column_bounds=column_bounds,
-            bound=min(closed.bound, dual.bound),
+            bound=bound,
             plan=plan,
             value=value,
             deadline=block.deadline,
@@ -540,6 +552,15 @@ def _solve_decomposed(
     return BlockSolution(
         outcome=window.closed_outcome(closed), picked=_picked(block, by_name, names)
     )
+
+
+def _no_time_for_prices(block: Block, lp_seconds: float) -> bool:
+    """Whether a round of prices would overrun the block's deadline: it builds and
+    solves an LP per service, and its setup cannot be stopped midway (on London's
+    490,000 groups, about 2.5 s past a 10 s limit). Estimated at twice the block's LP."""
+    if block.deadline is None:
+        return False
+    return block.deadline - time.perf_counter() < 2.0 * lp_seconds
 
 
 def _bound_through_each(
