@@ -226,3 +226,21 @@ def test_cbc_and_highs_agree_on_a_highs_model(engine, data):
         if by_highs.status == Status.OPTIMAL:
             scale = max(1.0, abs(by_highs.objective))
             assert by_cbc.objective == pytest.approx(by_highs.objective, abs=1e-6 * scale)
+
+
+def test_a_cbc_child_that_outruns_its_limit_is_killed():
+    """CBC checks `-sec` between nodes only: a child still running a grace past its limit
+    is killed, and the caller hears "no plan in time" (it keeps the plan it had)."""
+    import subprocess
+    import sys
+    import time
+
+    from sharedsvc.solver.backends import _wait_or_kill
+
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    started = time.perf_counter()
+    assert _wait_or_kill(process, 0.5) is None
+    assert time.perf_counter() - started < 10
+    assert process.poll() is not None
+    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert _wait_or_kill(quick, 30.0) == 3

@@ -149,9 +149,11 @@ class Cbc(Backend):
                         args, stdout=out, stderr=out, stdin=subprocess.DEVNULL
                     )
                     with stop.child(process):
-                        code = process.wait()
+                        code = _wait_or_kill(process, time_limit)
             except OSError as exc:
                 raise SolverError(f"the cbc solver failed: cannot run it: {exc}") from None
+            if code is None:
+                raise _no_plan(self.name, time_limit, "killed at its time limit")
             stop.check()
             text = log.read_text(errors="replace")
             if code != 0:
@@ -192,6 +194,25 @@ class Cbc(Backend):
             objective=objective,
             bound=math.inf,
         )
+
+
+CBC_GRACE_SHARE = 0.25
+"""A CBC child still running this share of its time limit past it (at least a second) is
+killed: `-sec` is checked between nodes, and a slow root node can hold it far longer."""
+
+
+def _wait_or_kill(process: subprocess.Popen, time_limit: float | None) -> int | None:
+    """The child's exit status; None when it outran its time limit by the grace and was
+    killed (its plan, if any, is then lost, and the caller keeps the one it had)."""
+    if time_limit is None:
+        return process.wait()
+    grace = max(1.0, CBC_GRACE_SHARE * time_limit)
+    try:
+        return process.wait(timeout=max(0.1, time_limit) + grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
 
 
 def _meets_rows(model, chosen: np.ndarray) -> bool:
