@@ -89,6 +89,10 @@ class Settings:
     for the search to solve them, with at most this many states and this share of the
     time left: near the optimum it can stay small (a 40-member service: 206 states), but
     London's payments without contiguity outgrew 250 s."""
+    level_max_units: int = attrs.field(default=1000, validator=_positive)
+    level_time_share: float = attrs.field(default=0.25, validator=_share)
+    """The bound over a budget row's levels (`solver/levels.py`) counts the row in at
+    most this many units and gets at most this share of the time left."""
     window_max_columns: int = attrs.field(default=200_000, validator=_positive)
     """The window of promising groups stops widening beyond this many: one MIP over them
     would outrun most limits."""

@@ -24,12 +24,13 @@ from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow
 from sharedsvc.settings import Settings
-from sharedsvc.solver import bundles, fixing, lagrange, relaxation, search, window
+from sharedsvc.solver import bundles, fixing, lagrange, levels, relaxation, search, window
 from sharedsvc.solver.backends import (
     Cbc,
     Highs,
     Outcome,
     highs_available,
+    new_highs,
     relative_gap,
     solve,
 )
@@ -509,6 +510,7 @@ def _solve_decomposed(
         return None  # the window held every group and no plan meets the rows
     if not closed.optimal:
         plan, value, bound = closed.plan, closed.value, closed.bound
+        proven = math.inf  # a bound that does not set the window's thresholds
         if _no_time_for_prices(block, lp_seconds):
             block.progress(
                 f"{block.label}: too little time left for a round of prices "
@@ -549,12 +551,15 @@ def _solve_decomposed(
             if math.isfinite(value) and math.isfinite(dual.bound):
                 _bound_through_each(block, coupled, alone, dual, value, column_bounds, offsets)
             bound = min(bound, dual.bound)
+            if math.isfinite(value) and value < bound:
+                proven = _bound_by_levels(block, coupled, alone, dual, solution, offsets, bound)
         closed = closing(
             column_bounds=column_bounds,
             bound=bound,
             plan=plan,
             value=value,
             deadline=block.deadline,
+            proven=proven,
         )
     if closed.plan is None and closed.bound == -math.inf:
         return None
@@ -564,6 +569,64 @@ def _solve_decomposed(
     return BlockSolution(
         outcome=window.closed_outcome(closed), picked=_picked(block, by_name, names)
     )
+
+
+def _bound_by_levels(
+    block: Block,
+    coupled: lagrange.Coupled,
+    alone: Mapping[str, _Alone],
+    dual: lagrange.Dual,
+    solution: relaxation.LpSolution,
+    offsets: Mapping[str, int],
+    bound: float,
+) -> float:
+    """The knapsack bound over a budget row's levels (`solver/levels.py`), each
+    service's LP with the row's level as one more row, if below `bound`; else inf."""
+    settings = block.settings
+    deadline = None
+    if block.deadline is not None:
+        deadline = time.perf_counter() + settings.level_time_share * (
+            block.deadline - time.perf_counter()
+        )
+
+    def service_lp(service: str, units: np.ndarray) -> relaxation.Relaxation | None:
+        base = alone[service].lp
+        if base is None:
+            return None
+        h = new_highs()
+        h.passModel(base.highs.getLp())
+        nonzero = np.flatnonzero(units)
+        h.addRow(
+            -math.inf, 0.0, len(nonzero), nonzero.astype(np.int32), units[nonzero].astype(float)
+        )
+        working = None if base.working is None else base.working.copy()
+        return relaxation.Relaxation(highs=h, names=base.names, working=working)
+
+    start = {
+        s: solution.values[offsets[s] : offsets[s] + len(v)] for s, v in coupled.values.items()
+    }
+    started = time.perf_counter()
+    found = levels.level_bound(
+        coupled,
+        dual.prices,
+        dual.parts,
+        service_lp,
+        deadline=deadline,
+        stop=block.stop,
+        sift_min_columns=settings.sift_min_columns,
+        max_units=settings.level_max_units,
+        start=start,
+    )
+    if found is None:
+        return math.inf
+    block.progress(
+        f"{block.label}: {found.row} counted in steps of {found.unit:,.0f}: bound "
+        f"{found.bound:,.0f} ({found.evaluations} service LPs, "
+        f"{time.perf_counter() - started:.1f} s; levels "
+        + ", ".join(f"{s} {k}" for s, k in found.levels.items())
+        + ")"
+    )
+    return found.bound if found.bound < bound else math.inf
 
 
 def _no_time_for_prices(block: Block, lp_seconds: float) -> bool:

@@ -65,6 +65,7 @@ def close_gap(
     stop: StopToken,
     rounds: int | None = None,
     use_cbc: bool = False,
+    proven: float = math.inf,
 ) -> Closed:
     """Widen the window until its MIP's plan reaches the threshold, the window would
     hold more than `max_columns` groups, the deadline passes, or after `rounds` MIPs.
@@ -72,14 +73,17 @@ def close_gap(
 
     `column_bounds[j]` bounds any plan using column j; `bound` bounds every plan;
     `always` marks columns always in the window (the members alone); `plan`/`value` a
-    plan known already (or None/-inf)."""
+    plan known already (or None/-inf). `proven` bounds every plan too, but does not set
+    the thresholds: a bound that no group's bound reflects (the knapsack over a budget's
+    levels, `solver/levels.py`) would put every group above it into the first window
+    (on random-40, 30,893 groups whose MIP found no better plan in 54 s)."""
     tolerance = 1e-9 * max(1.0, abs(bound)) + 1e-3
     """How close to the bound a plan is called optimal (the tests ask for a penny)."""
     margin = 1e-6 * max(1.0, abs(bound)) + 1.0
     """How far below the threshold a group's bound may be and the group still in the
     window: LP round-off in the bounds stays far below it, as in fixing."""
     solver = SolvedBy.CBC if use_cbc else SolvedBy.HIGHS
-    if plan is not None and value >= bound - tolerance:
+    if plan is not None and value >= min(bound, proven) - tolerance:
         return Closed(plan=plan, value=value, bound=value, optimal=True, solver=solver)
     distance = max(abs(bound) * first_share, 1.0)
     in_plan = np.zeros(len(column_bounds), dtype=bool)
@@ -101,7 +105,9 @@ def close_gap(
                     f"{label}: {len(columns):,} groups could still beat the plan, more "
                     f"than one MIP takes ({max_columns:,}); stopping with the bound proven"
                 )
-                return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
+                return Closed(
+                    plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
+                )
             # no plan yet: the most promising groups only (the rest bound what they miss)
             window = always | in_plan
             optional = np.flatnonzero(~window)
@@ -112,7 +118,9 @@ def close_gap(
         if limit is not None and (limit <= 0 or (pace is not None and pace * len(columns) > limit)):
             # MIPs overran their limits by far in presolve (a 6 s limit: 19 s on 45,000
             # groups): no window that would not end in the time left at the pace so far
-            return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
+            return Closed(
+                plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
+            )
         solving = time.perf_counter()
         outcome = _solve_window(lp, columns, plan, limit, time_share, stop, use_cbc)
         pace = (time.perf_counter() - solving) / max(1, len(columns))
@@ -128,23 +136,30 @@ def close_gap(
         bound = min(bound, max(window_bound, beyond, value))
         if math.isinf(bound) and bound < 0:  # every group in the window, and no plan
             progress(f"{label}: no plan meets the rows")
-            return Closed(plan=None, value=-math.inf, bound=bound, optimal=False, solver=solver)
-        gap = relative_gap(value, bound) if plan is not None else math.inf
+            return Closed(
+                plan=None, value=-math.inf, bound=min(bound, proven), optimal=False, solver=solver
+            )
+        shown = min(bound, proven)
+        gap = relative_gap(value, shown) if plan is not None else math.inf
         progress(
             f"{label}: window of {len(columns):,} groups: plan "
             + ("none" if plan is None else f"{value:,.0f}")
-            + f", bound {bound:,.0f} ({gap:.3%}; {time.perf_counter() - started:.1f} s)"
+            + f", bound {shown:,.0f} ({gap:.3%}; {time.perf_counter() - started:.1f} s)"
         )
-        if plan is not None and value >= bound - tolerance:
+        if plan is not None and value >= shown - tolerance:
             return Closed(plan=plan, value=value, bound=value, optimal=True, solver=solver)
-        if value > bound + tolerance:  # never: a plan above a proven bound
-            raise SolverError(f"{label}: a plan worth {value:,.2f} above its bound {bound:,.2f}")
+        if value > shown + tolerance:  # never: a plan above a proven bound
+            raise SolverError(f"{label}: a plan worth {value:,.2f} above its bound {shown:,.2f}")
         if not len(outside):  # the window held every column and its MIP stopped early
-            return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
+            return Closed(
+                plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
+            )
         if rounds is not None:
             rounds -= 1
             if rounds <= 0:
-                return Closed(plan=plan, value=value, bound=bound, optimal=False, solver=solver)
+                return Closed(
+                    plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
+                )
         distance *= 2
 
 

@@ -1,0 +1,263 @@
+"""A bound for services tied by a budget-like row, from each service's LP at each step
+of its use of the row, combined by a knapsack.
+
+Why: prices on a row blur how a plan uses it. On benchmarks' random-40 (a £3m
+transition budget over 8 services) a group's transition cost is £250,000 per extra
+member for HR and £120,000 for SEN transport, so a plan spends the budget in steps; at
+the best price (£17.22 a pound) the LP fills the £3m with 0.79 of an HR group of five
+and 4.6 SEN groups, and the Lagrangian bound stays the LP's, 1.2% above the best plan.
+No plan can spend the budget that way.
+
+How. Take one row a x <= upper whose coefficients are all >= 0. Count its use in
+units of q, rounding each group's coefficient down: u_j = floor(a_j / q). A plan that
+meets the row uses sum u_j x_j <= upper / q units in all, an integer, and service s
+uses some whole number k_s of them. With the other rows priced (lambda, as in
+`lagrange.py`), service s is worth at most V_s(k_s), its LP with sum u_j x_j <= k_s.
+So no plan is worth more than
+
+    max over whole k_s with sum k_s <= floor(upper / q) of  sum_s V_s(k_s)
+        + the other services' bounds + what the other rows' prices add,
+
+a knapsack over at most `max_units` units. V_s is concave in k (the LP's value as its
+right-hand side grows), so the dual y of the row at an evaluated k_0 gives
+V_s(k) <= V_s(k_0) + y (k - k_0) for every k. The knapsack runs over these tangents,
+the levels it picks are evaluated, and it is run again, until every level it picks is
+known: its maximum is then the maximum over the true V_s. Any round's value is already
+a proven bound (the tangents lie above V_s), so a deadline only loosens it.
+
+q is the greatest common divisor of the coefficients when they are whole numbers and
+give at most `max_units` units (exact: random-40's steps of £250,000 and £120,000 give
+units of £10,000); otherwise upper / max_units (rounding down keeps the bound valid).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+
+import attrs
+import numpy as np
+
+from sharedsvc.solver import lagrange
+from sharedsvc.solver.relaxation import Relaxation, solve_lp
+from sharedsvc.stopping import StopToken
+
+LevelLp = Callable[[str, np.ndarray], Relaxation | None]
+"""Builds service s's LP relaxation with one more row, last, of the given coefficients
+(its right-hand side is set per level); None if the service has no LP."""
+
+
+@attrs.frozen(kw_only=True)
+class LevelBound:
+    """What the knapsack over the levels proved."""
+
+    bound: float
+    """No plan meeting the rows is worth more."""
+    row: str
+    """The row counted in levels."""
+    unit: float
+    """One level, in the row's own measure."""
+    levels: dict[str, int]
+    """The levels the last knapsack picked, per service in the row."""
+    evaluations: int
+    """LPs solved, one per (service, level)."""
+
+
+def budget_row(coupled: lagrange.Coupled, prices: np.ndarray) -> int | None:
+    """The row worth counting in levels: an upper bound over coefficients >= 0 (so its
+    lower bound, if any, is <= 0 and always met), priced above zero by the Lagrangian
+    (a row it leaves unpriced is not what limits the bound); of those, the one whose
+    price times bound is largest. None if there is none."""
+    best, best_weight = None, 0.0
+    for r in range(len(coupled.rows)):
+        if not math.isfinite(coupled.upper[r]) or coupled.upper[r] < 0:
+            continue
+        if math.isfinite(coupled.lower[r]) and coupled.lower[r] > 0:
+            continue
+        if any((coupled.usage[s][r] < 0).any() for s in coupled.services):
+            continue
+        weight = prices[r] * coupled.upper[r]
+        if prices[r] > 0 and weight > best_weight:
+            best, best_weight = r, weight
+    return best
+
+
+def unit_of(coefficients: np.ndarray, upper: float, max_units: int) -> float:
+    """q: the coefficients' greatest common divisor when they are whole numbers giving at
+    most `max_units` units of `upper`; else upper / max_units."""
+    positive = coefficients[coefficients > 0]
+    if len(positive) and np.all(positive == np.round(positive)) and positive.max() < 2**53:
+        divisor = int(np.gcd.reduce(np.unique(positive).astype(np.int64)))
+        if divisor > 0 and upper / divisor <= max_units:
+            return float(divisor)
+    return max(upper / max_units, 1e-12) if upper > 0 else 1.0
+
+
+def level_bound(
+    coupled: lagrange.Coupled,
+    prices: np.ndarray,
+    parts: Mapping[str, float],
+    service_lp: LevelLp,
+    *,
+    deadline: float | None,
+    stop: StopToken,
+    sift_min_columns: int,
+    max_units: int = 1000,
+    row: int | None = None,
+    start: Mapping[str, np.ndarray] | None = None,
+) -> LevelBound | None:
+    """The knapsack bound over one row's levels (module docstring), with the other rows
+    at `prices`; `parts` are the services' bounds under `prices` (the Lagrangian's),
+    used for the services the row leaves out. `start`: each service's column values in
+    the block's LP; the levels either side of its use of the row there are solved first
+    (their tangents are the ones that matter); without it, each service's highest
+    level. None when no row qualifies, a service's part is unknown, or the deadline
+    comes before every service has a first level."""
+    r = budget_row(coupled, prices) if row is None else row
+    if r is None:
+        return None
+    upper = float(coupled.upper[r])
+    inside = [s for s in coupled.services if (coupled.usage[s][r] > 0).any()]
+    outside = [s for s in coupled.services if s not in inside]
+    if not inside or any(not math.isfinite(parts.get(s, math.inf)) for s in outside):
+        return None
+    unit = unit_of(np.concatenate([coupled.usage[s][r] for s in inside]), upper, max_units)
+    capacity = math.floor(upper / unit + 1e-9)
+    others = prices.copy()
+    others[r] = 0.0
+    fixed = sum(parts[s] for s in outside) + coupled.constant(others)
+    curves = {}
+    for s in inside:
+        units = np.floor(coupled.usage[s][r] / unit + 1e-12)
+        lp = service_lp(s, units)
+        if lp is None:
+            return None
+        lp.set_costs(coupled.costs(s, others))
+        most = int(min(capacity, units.sum()))
+        # a plan's use is a multiple of the service's own step (HR's 25 units of £10,000)
+        positive = units[units > 0].astype(np.int64)
+        step = int(np.gcd.reduce(positive)) if len(positive) else 1
+        curves[s] = _Curve(lp, most - most % step, step)
+    evaluations = 0
+    stopped = False
+    for s in inside:
+        used = None if start is None else float(coupled.usage[s][r] @ start[s])
+        if used is None:
+            first = {curves[s].most}
+        else:
+            across = used / unit / curves[s].step
+            first = {curves[s].step * math.floor(across), curves[s].step * math.ceil(across)}
+        for level in sorted(first):
+            if stopped or (deadline is not None and time.perf_counter() >= deadline):
+                stopped = True
+                break
+            left = None if deadline is None else max(0.1, deadline - time.perf_counter())
+            stopped = not curves[s].evaluate(level, left, stop, sift_min_columns)
+            evaluations += not stopped
+    while True:
+        stop.check()
+        value, levels = _knapsack({s: c.envelope() for s, c in curves.items()}, capacity)
+        missing = [s for s in inside if not curves[s].known(levels[s])]
+        if not missing or stopped:
+            break
+        for s in missing:
+            if deadline is not None and time.perf_counter() >= deadline:
+                stopped = True
+                break
+            left = None if deadline is None else max(0.1, deadline - time.perf_counter())
+            if not curves[s].evaluate(levels[s], left, stop, sift_min_columns):
+                stopped = True
+                break
+            evaluations += 1
+    if not math.isfinite(value):
+        return None  # some service had no level solved in time, or none feasible
+    return LevelBound(
+        bound=value + fixed,
+        row=coupled.rows[r].name,
+        unit=unit,
+        levels=levels,
+        evaluations=evaluations,
+    )
+
+
+class _Curve:
+    """One service's V(k) for k = 0..most: the levels solved so far and their tangents."""
+
+    def __init__(self, lp: Relaxation, most: int, step: int):
+        self.lp = lp
+        self.most = most
+        self.step = step
+        """Every plan's level is a multiple of it: the others are left out."""
+        self.values: dict[int, float] = {}
+        self.slopes: dict[int, float] = {}
+
+    def known(self, level: int) -> bool:
+        return self._level(level) in self.values
+
+    def _level(self, level: int) -> int:
+        """The level a plan using at most `level` units can be at most."""
+        return min(level, self.most) // self.step * self.step
+
+    def evaluate(
+        self, level: int, time_limit: float | None, stop: StopToken, sift_min_columns: int
+    ) -> bool:
+        """Solve the LP at `level`; False if it did not finish in time."""
+        level = self._level(level)
+        lp = self.lp
+        row = lp.highs.getNumRow() - 1
+        lp.highs.changeRowBounds(row, -math.inf, float(level))
+        lp.solution = None
+        solution = solve_lp(lp, time_limit, stop, sift_min_columns=sift_min_columns)
+        if solution.status == "infeasible":  # some member may not be alone at this level
+            self.values[level] = -math.inf
+            return True
+        if not solution.optimal:
+            return False
+        self.values[level] = float(solution.objective)
+        # the row's dual: what one more unit adds at most (>= 0 on a binding upper bound)
+        self.slopes[level] = max(0.0, float(solution.duals[row]))
+        return True
+
+    def envelope(self) -> np.ndarray:
+        """An upper bound on V(k) for k = 0..most: the least of the tangents, exact where
+        solved; +inf where nothing is known yet (before the first solve)."""
+        k = np.arange(self.most + 1, dtype=float)
+        bound = np.full(self.most + 1, math.inf)
+        for level, slope in self.slopes.items():
+            value = self.values[level]
+            # a millionth's slack: HiGHS's duals and values are exact to its tolerances
+            slack = 1e-6 * max(1.0, abs(value))
+            bound = np.minimum(bound, value + slope * (k - level) + slack)
+        for level, value in self.values.items():
+            bound[level] = value
+        bound[k % self.step != 0] = -math.inf  # no plan uses the row this way
+        return bound
+
+
+def _knapsack(curves: Mapping[str, np.ndarray], capacity: int) -> tuple[float, dict[str, int]]:
+    """max sum_s curve_s[k_s] over sum k_s <= capacity (a curve's last entry covers
+    every larger k), and the k_s that reach it."""
+    best = np.zeros(capacity + 1)  # best[c]: the most from the services so far within c
+    picks = []
+    for curve in curves.values():
+        extended = np.concatenate([curve, np.full(max(0, capacity + 1 - len(curve)), curve[-1])])
+        extended = extended[: capacity + 1]
+        merged = np.full(capacity + 1, -math.inf)
+        choice = np.zeros(capacity + 1, dtype=np.int64)
+        for k in range(capacity + 1):
+            if extended[k] == -math.inf:
+                continue
+            candidate = best[: capacity + 1 - k] + extended[k]
+            better = candidate > merged[k:]
+            merged[k:][better] = candidate[better]
+            choice[k:][better] = k
+        best = merged
+        picks.append(choice)
+    value = float(best.max())
+    spent = int(np.argmax(best))
+    levels = {}
+    for s, choice in zip(reversed(list(curves)), reversed(picks), strict=True):
+        levels[s] = int(choice[spent])
+        spent -= levels[s]
+    return value, levels

@@ -1,0 +1,187 @@
+"""The bound over a budget row's levels (`solver/levels.py`), against enumeration.
+
+References: every plan of every service enumerated (`test_decomposition.plans_of`),
+the best plan meeting the rows by enumeration, and the knapsack by brute force over
+every choice of levels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import highspy
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from test_decomposition import integer_optimum, random_case, run_dual
+
+from sharedsvc.rules import LinearRow
+from sharedsvc.solver import lagrange, levels
+from sharedsvc.solver.relaxation import Relaxation
+from sharedsvc.stopping import StopToken
+
+
+def service_lps(services):
+    """A `levels.LevelLp` over synthetic services: one row per member ("in exactly one
+    group"), then the level row."""
+
+    def build(service: str, units: np.ndarray) -> Relaxation:
+        members, groups, values, _ = services[service]
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        lp = highspy.HighsLp()
+        lp.num_col_ = len(groups)
+        lp.num_row_ = members + 1
+        lp.col_cost_ = np.asarray(values, dtype=float)
+        lp.col_lower_ = np.zeros(len(groups))
+        lp.col_upper_ = np.ones(len(groups))
+        lp.row_lower_ = np.r_[np.ones(members), -highspy.kHighsInf]
+        lp.row_upper_ = np.r_[np.ones(members), highspy.kHighsInf]
+        starts, index, value = [0], [], []
+        for j, group in enumerate(groups):
+            index += list(group)
+            value += [1.0] * len(group)
+            if units[j]:
+                index.append(members)
+                value.append(float(units[j]))
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(value)
+        lp.sense_ = highspy.ObjSense.kMaximize
+        h.passModel(lp)
+        return Relaxation(highs=h, names=[f"{service}_{j}" for j in range(len(groups))])
+
+    return build
+
+
+def bound_by_levels(services, rows, prices, plans, **options):
+    coupled = lagrange.Coupled(
+        {s: values for s, (_, _, values, _) in services.items()},
+        rows,
+        {s: np.arange(members) for s, (members, _, _, _) in services.items()},
+    )
+    parts = {}  # each service's best under the prices, by enumeration
+    for s in services:
+        costs = coupled.costs(s, prices)
+        parts[s] = max(float(costs[p].sum()) for p in plans[s])
+    return levels.level_bound(
+        coupled,
+        prices,
+        parts,
+        service_lps(services),
+        deadline=None,
+        stop=StopToken(),
+        sift_min_columns=10**9,
+        row=0,
+        **options,
+    )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rng=st.randoms(use_true_random=False), max_units=st.sampled_from([1000, 7, 2]))
+def test_the_level_bound_covers_the_best_plan(rng, max_units):
+    """Valid at any prices on the other rows, whether the units are the coefficients'
+    divisor (exact) or coarser (rounded down: max_units 7 or 2)."""
+    services, rows = random_case(rng)
+    dual, plans = run_dual(services, rows)
+    best = integer_optimum(services, rows, plans)
+    low, high = lagrange.Coupled({s: v[2] for s, v in services.items()}, rows, {}).price_limits()
+    for prices in (dual.prices, np.abs(dual.prices) * rng.random() * 2):
+        prices = np.clip(prices, low, high)
+        found = bound_by_levels(services, rows, prices, plans, max_units=max_units)
+        if found is None or best is None:  # no plan meets the rows: nothing to cover
+            continue
+        assert found.bound >= best - 1e-6 * max(1.0, abs(best))
+        if found.bound < dual.bound - 1e-6 * max(1.0, abs(dual.bound)):
+            event("tighter than the Lagrangian dual")
+
+
+def test_the_levels_close_a_gap_the_prices_cannot():
+    """Two pairs worth 100 each, transition costs 2, a budget of 3: the LP and the
+    Lagrangian dual take one and a half pairs (150); a plan can take one (100)."""
+    services = {"s": (4, [(0,), (1,), (2,), (3,), (0, 1), (2, 3)], None, None)}
+    values = np.array([0, 0, 0, 0, 100.0, 100.0])
+    cost = np.array([0, 0, 0, 0, 2.0, 2.0])
+    services = {"s": (4, services["s"][1], values, cost)}
+    rows = [LinearRow("budget", {"s": cost}, upper=3.0)]
+    dual, plans = run_dual(services, rows)
+    assert dual.bound == pytest.approx(150.0)
+    found = bound_by_levels(services, rows, np.zeros(1), plans)
+    assert found.unit == 2.0
+    assert found.bound == pytest.approx(100.0)
+    assert integer_optimum(services, rows, plans) == pytest.approx(100.0)
+
+
+def test_a_service_uses_only_multiples_of_its_own_step():
+    """Steps of 3 and 2 in units of 1, a budget of 4: the knapsack may not give the
+    first service 1 unit; it takes its 3 or the second service's 2 (or 4)."""
+    first = (2, [(0,), (1,), (0, 1)], np.array([0, 0, 90.0]), np.array([0, 0, 3.0]))
+    second = (
+        4,
+        [(0,), (1,), (2,), (3,), (0, 1), (2, 3)],
+        np.array([0, 0, 0, 0, 50.0, 50.0]),
+        np.array([0, 0, 0, 0, 2.0, 2.0]),
+    )
+    services = {"a": first, "b": second}
+    rows = [LinearRow("budget", {s: c for s, (_, _, _, c) in services.items()}, upper=4.0)]
+    dual, plans = run_dual(services, rows)
+    found = bound_by_levels(services, rows, np.zeros(1), plans)
+    assert integer_optimum(services, rows, plans) == pytest.approx(100.0)
+    assert found.bound == pytest.approx(100.0)
+    assert dual.bound > 100.0 + 1e-6  # the prices alone leave a gap
+
+
+def test_a_broken_envelope_is_caught(monkeypatch):
+    """Forgetting the tangents (trusting only the levels solved) gives bounds below
+    the best plan on the random cases above: the validity test sees it."""
+
+    def exact_only(self):
+        bound = np.full(self.most + 1, -math.inf)
+        for level, value in self.values.items():
+            bound[level] = value
+        return bound
+
+    monkeypatch.setattr(levels._Curve, "envelope", exact_only)
+    broken = 0
+    for seed in range(200):
+        rng = random.Random(seed)
+        services, rows = random_case(rng)
+        dual, plans = run_dual(services, rows)
+        best = integer_optimum(services, rows, plans)
+        found = bound_by_levels(services, rows, dual.prices, plans)
+        if best is not None and found is not None and found.bound < best - 1e-6:
+            broken += 1
+    assert broken > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    curves=st.lists(
+        st.lists(st.integers(-5, 20).map(float), min_size=1, max_size=6), min_size=1, max_size=3
+    ),
+    capacity=st.integers(0, 8),
+)
+def test_the_knapsack_against_every_choice(curves, capacity):
+    named = {f"s{i}": np.array(c) for i, c in enumerate(curves)}
+    value, chosen = levels._knapsack(named, capacity)
+    best = -math.inf
+    for ks in itertools.product(*(range(capacity + 1) for _ in curves)):
+        if sum(ks) <= capacity:
+            worth = sum(c[min(k, len(c) - 1)] for c, k in zip(curves, ks, strict=True))
+            best = max(best, worth)
+    assert value == best
+    assert sum(chosen.values()) <= capacity
+    assert sum(named[s][min(k, len(named[s]) - 1)] for s, k in chosen.items()) == pytest.approx(
+        value
+    )
+
+
+def test_the_unit_is_the_divisor_when_it_is_fine_enough():
+    assert levels.unit_of(np.array([0, 250_000.0, 120_000.0]), 3e6, 1000) == 10_000.0
+    assert levels.unit_of(np.array([0, 250_000.0, 120_000.0]), 3e6, 100) == 30_000.0
+    assert levels.unit_of(np.array([0.5, 1.25]), 10.0, 1000) == 0.01
