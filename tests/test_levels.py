@@ -82,6 +82,15 @@ def bound_by_levels(services, rows, prices, plans, **options):
     )
 
 
+def random_start(rng, services, plans):
+    """A `start` for `level_bound`: one plan of each service, as column values."""
+    start = {}
+    for s, (_, groups, _, _) in services.items():
+        start[s] = np.zeros(len(groups))
+        start[s][rng.choice(plans[s])] = 1.0
+    return start
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rng=st.randoms(use_true_random=False), max_units=st.sampled_from([1000, 7, 2]))
 def test_the_level_bound_covers_the_best_plan(rng, max_units):
@@ -93,8 +102,11 @@ def test_the_level_bound_covers_the_best_plan(rng, max_units):
     low, high = lagrange.Coupled({s: v[2] for s, v in services.items()}, rows, {}).price_limits()
     for prices in (dual.prices, np.abs(dual.prices) * rng.random() * 2):
         prices = np.clip(prices, low, high)
-        found = bound_by_levels(services, rows, prices, plans, max_units=max_units)
+        # from the highest level, or either side of a plan's use
+        start = random_start(rng, services, plans) if rng.random() < 0.5 else None
+        found = bound_by_levels(services, rows, prices, plans, max_units=max_units, start=start)
         if found is None or best is None:  # no plan meets the rows: nothing to cover
+            event("no bound, or no plan")
             continue
         assert found.bound >= best - 1e-6 * max(1.0, abs(best))
         if found.bound < dual.bound - 1e-6 * max(1.0, abs(dual.bound)):
@@ -136,24 +148,36 @@ def test_a_service_uses_only_multiples_of_its_own_step():
     assert dual.bound > 100.0 + 1e-6  # the prices alone leave a gap
 
 
-def test_a_broken_envelope_is_caught(monkeypatch):
-    """Forgetting the tangents (trusting only the levels solved) gives bounds below
-    the best plan on the random cases above: the validity test sees it."""
+def exact_only(self):
+    """A broken envelope: the levels solved, and nothing between them."""
+    bound = np.full(self.most + 1, -math.inf)
+    for level, value in self.values.items():
+        bound[level] = value
+    return bound
 
-    def exact_only(self):
-        bound = np.full(self.most + 1, -math.inf)
-        for level, value in self.values.items():
-            bound[level] = value
-        return bound
 
-    monkeypatch.setattr(levels._Curve, "envelope", exact_only)
+ENVELOPE = levels._Curve.envelope
+
+
+def flat_tangents(self):
+    """A broken envelope: each tangent's slope taken as zero."""
+    self.slopes = dict.fromkeys(self.slopes, 0.0)
+    return ENVELOPE(self)
+
+
+@pytest.mark.parametrize("broken_envelope", [exact_only, flat_tangents])
+def test_a_broken_envelope_is_caught(monkeypatch, broken_envelope):
+    """Forgetting the tangents, or their slopes, gives bounds below the best plan on
+    the random cases above: the validity test sees it."""
+    monkeypatch.setattr(levels._Curve, "envelope", broken_envelope)
     broken = 0
     for seed in range(200):
         rng = random.Random(seed)
         services, rows = random_case(rng)
         dual, plans = run_dual(services, rows)
         best = integer_optimum(services, rows, plans)
-        found = bound_by_levels(services, rows, dual.prices, plans)
+        start = random_start(rng, services, plans)
+        found = bound_by_levels(services, rows, dual.prices, plans, start=start)
         if best is not None and found is not None and found.bound < best - 1e-6:
             broken += 1
     assert broken > 0
@@ -162,7 +186,11 @@ def test_a_broken_envelope_is_caught(monkeypatch):
 @settings(max_examples=200, deadline=None)
 @given(
     curves=st.lists(
-        st.lists(st.integers(-5, 20).map(float), min_size=1, max_size=6), min_size=1, max_size=3
+        st.lists(
+            st.one_of(st.integers(-5, 20).map(float), st.just(-math.inf)), min_size=1, max_size=6
+        ),
+        min_size=1,
+        max_size=3,
     ),
     capacity=st.integers(0, 8),
 )
@@ -175,6 +203,8 @@ def test_the_knapsack_against_every_choice(curves, capacity):
             worth = sum(c[min(k, len(c) - 1)] for c, k in zip(curves, ks, strict=True))
             best = max(best, worth)
     assert value == best
+    if best == -math.inf:  # some service has no level at all
+        return
     assert sum(chosen.values()) <= capacity
     assert sum(named[s][min(k, len(named[s]) - 1)] for s, k in chosen.items()) == pytest.approx(
         value

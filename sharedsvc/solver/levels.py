@@ -129,6 +129,8 @@ def level_bound(
     fixed = sum(parts[s] for s in outside) + coupled.constant(others)
     curves = {}
     for s in inside:
+        if deadline is not None and time.perf_counter() >= deadline:
+            return None  # copying a wide service's LP cannot be stopped midway
         units = np.floor(coupled.usage[s][r] / unit + 1e-12)
         lp = service_lp(s, units)
         if lp is None:
@@ -138,22 +140,30 @@ def level_bound(
         # a plan's use is a multiple of the service's own step (HR's 25 units of £10,000)
         positive = units[units > 0].astype(np.int64)
         step = int(np.gcd.reduce(positive)) if len(positive) else 1
-        curves[s] = _Curve(lp, most - most % step, step)
+        line = None
+        exact = np.array_equal(units * unit, coupled.usage[s][r])
+        if exact and prices[r] >= 0 and math.isfinite(parts.get(s, math.inf)):
+            # units exact: a plan of s at level k is worth at most its part under all
+            # the prices plus the row's price on k units, so the knapsack is never
+            # above the Lagrangian bound
+            line = (parts[s], prices[r] * unit)
+        curves[s] = _Curve(lp, most - most % step, step, line)
     evaluations = 0
     stopped = False
     for s in inside:
+        curve = curves[s]
         used = None if start is None else float(coupled.usage[s][r] @ start[s])
         if used is None:
-            first = {curves[s].most}
+            first = {curve.most}
         else:
-            across = used / unit / curves[s].step
-            first = {curves[s].step * math.floor(across), curves[s].step * math.ceil(across)}
-        for level in sorted(first):
+            across = used / unit / curve.step
+            first = {curve.step * math.floor(across), curve.step * math.ceil(across)}
+        for level in sorted({curve.level_of(k) for k in first}):
             if stopped or (deadline is not None and time.perf_counter() >= deadline):
                 stopped = True
                 break
             left = None if deadline is None else max(0.1, deadline - time.perf_counter())
-            stopped = not curves[s].evaluate(level, left, stop, sift_min_columns)
+            stopped = not curve.evaluate(level, left, stop, sift_min_columns)
             evaluations += not stopped
     while True:
         stop.check()
@@ -176,7 +186,7 @@ def level_bound(
         bound=value + fixed,
         row=coupled.rows[r].name,
         unit=unit,
-        levels=levels,
+        levels={s: curves[s].level_of(k) for s, k in levels.items()},
         evaluations=evaluations,
     )
 
@@ -184,18 +194,22 @@ def level_bound(
 class _Curve:
     """One service's V(k) for k = 0..most: the levels solved so far and their tangents."""
 
-    def __init__(self, lp: Relaxation, most: int, step: int):
+    def __init__(
+        self, lp: Relaxation, most: int, step: int, line: tuple[float, float] | None = None
+    ):
         self.lp = lp
         self.most = most
         self.step = step
         """Every plan's level is a multiple of it: the others are left out."""
+        self.line = line
+        """(a, b): no plan at level k is worth more than a + b k, if known."""
         self.values: dict[int, float] = {}
         self.slopes: dict[int, float] = {}
 
     def known(self, level: int) -> bool:
-        return self._level(level) in self.values
+        return self.level_of(level) in self.values
 
-    def _level(self, level: int) -> int:
+    def level_of(self, level: int) -> int:
         """The level a plan using at most `level` units can be at most."""
         return min(level, self.most) // self.step * self.step
 
@@ -203,7 +217,7 @@ class _Curve:
         self, level: int, time_limit: float | None, stop: StopToken, sift_min_columns: int
     ) -> bool:
         """Solve the LP at `level`; False if it did not finish in time."""
-        level = self._level(level)
+        level = self.level_of(level)
         lp = self.lp
         row = lp.highs.getNumRow() - 1
         lp.highs.changeRowBounds(row, -math.inf, float(level))
@@ -231,6 +245,8 @@ class _Curve:
             bound = np.minimum(bound, value + slope * (k - level) + slack)
         for level, value in self.values.items():
             bound[level] = value
+        if self.line is not None:
+            bound = np.minimum(bound, self.line[0] + self.line[1] * k)
         bound[k % self.step != 0] = -math.inf  # no plan uses the row this way
         return bound
 

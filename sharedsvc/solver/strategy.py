@@ -551,7 +551,11 @@ def _solve_decomposed(
             if math.isfinite(value) and math.isfinite(dual.bound):
                 _bound_through_each(block, coupled, alone, dual, value, column_bounds, offsets)
             bound = min(bound, dual.bound)
-            if math.isfinite(value) and value < bound:
+            if (
+                math.isfinite(value)
+                and value < bound
+                and not _no_time_for_prices(block, lp_seconds)
+            ):
                 proven = _bound_by_levels(block, coupled, alone, dual, solution, offsets, bound)
         closed = closing(
             column_bounds=column_bounds,
@@ -619,8 +623,9 @@ def _bound_by_levels(
     )
     if found is None:
         return math.inf
+    unit = f"{found.unit:,.0f}" if found.unit >= 1 else f"{found.unit:.6g}"
     block.progress(
-        f"{block.label}: {found.row} counted in steps of {found.unit:,.0f}: bound "
+        f"{block.label}: {found.row} counted in steps of {unit}: bound "
         f"{found.bound:,.0f} ({found.evaluations} service LPs, "
         f"{time.perf_counter() - started:.1f} s; levels "
         + ", ".join(f"{s} {k}" for s, k in found.levels.items())

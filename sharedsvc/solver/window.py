@@ -83,6 +83,8 @@ def close_gap(
     """How far below the threshold a group's bound may be and the group still in the
     window: LP round-off in the bounds stays far below it, as in fixing."""
     solver = SolvedBy.CBC if use_cbc else SolvedBy.HIGHS
+    if plan is not None and value > proven + tolerance:  # never: a plan above a proof
+        raise SolverError(f"{label}: a plan worth {value:,.2f} above its bound {proven:,.2f}")
     if plan is not None and value >= min(bound, proven) - tolerance:
         return Closed(plan=plan, value=value, bound=value, optimal=True, solver=solver)
     distance = max(abs(bound) * first_share, 1.0)
