@@ -149,37 +149,35 @@ def level_bound(
             line = (parts[s], prices[r] * unit)
         curves[s] = _Curve(lp, most - most % step, step, line)
     evaluations = 0
-    stopped = False
+
+    def solved(curve: _Curve, level: int) -> bool:
+        """Solve `curve` at `level` by the deadline; False once out of time."""
+        nonlocal evaluations
+        if deadline is not None and time.perf_counter() >= deadline:
+            return False
+        left = None if deadline is None else max(0.1, deadline - time.perf_counter())
+        if not curve.evaluate(level, left, stop, sift_min_columns):
+            return False
+        evaluations += 1
+        return True
+
+    first = {}
     for s in inside:
         curve = curves[s]
-        used = None if start is None else float(coupled.usage[s][r] @ start[s])
-        if used is None:
-            first = {curve.most}
+        if start is None:
+            first[s] = {curve.most}
         else:
-            across = used / unit / curve.step
-            first = {curve.step * math.floor(across), curve.step * math.ceil(across)}
-        for level in sorted({curve.level_of(k) for k in first}):
-            if stopped or (deadline is not None and time.perf_counter() >= deadline):
-                stopped = True
-                break
-            left = None if deadline is None else max(0.1, deadline - time.perf_counter())
-            stopped = not curve.evaluate(level, left, stop, sift_min_columns)
-            evaluations += not stopped
+            across = float(coupled.usage[s][r] @ start[s]) / unit / curve.step
+            either_side = (math.floor(across), math.ceil(across))
+            first[s] = {curve.level_of(curve.step * k) for k in either_side}
+    stopped = not all(solved(curves[s], level) for s in inside for level in sorted(first[s]))
     while True:
         stop.check()
         value, levels = _knapsack({s: c.envelope() for s, c in curves.items()}, capacity)
         missing = [s for s in inside if not curves[s].known(levels[s])]
         if not missing or stopped:
             break
-        for s in missing:
-            if deadline is not None and time.perf_counter() >= deadline:
-                stopped = True
-                break
-            left = None if deadline is None else max(0.1, deadline - time.perf_counter())
-            if not curves[s].evaluate(levels[s], left, stop, sift_min_columns):
-                stopped = True
-                break
-            evaluations += 1
+        stopped = not all(solved(curves[s], levels[s]) for s in missing)
     if not math.isfinite(value):
         return None  # some service had no level solved in time, or none feasible
     return LevelBound(

@@ -518,11 +518,8 @@ def _solve_decomposed(
             )
         else:
             alone = {s: _Alone(block, s) for s in block.candidates}
-            prices_by = None
-            if block.deadline is not None:  # the prices get a share of the time left
-                prices_by = time.perf_counter() + settings.lagrange_time_share * (
-                    block.deadline - time.perf_counter()
-                )
+            # the prices get a share of the time left
+            prices_by = _share_of_time_left(block.deadline, settings.lagrange_time_share)
             dual = lagrange.lagrangian(
                 coupled,
                 alone,
@@ -587,11 +584,7 @@ def _bound_by_levels(
     """The knapsack bound over a budget row's levels (`solver/levels.py`), each
     service's LP with the row's level as one more row, if below `bound`; else inf."""
     settings = block.settings
-    deadline = None
-    if block.deadline is not None:
-        deadline = time.perf_counter() + settings.level_time_share * (
-            block.deadline - time.perf_counter()
-        )
+    deadline = _share_of_time_left(block.deadline, settings.level_time_share)
 
     def service_lp(service: str, units: np.ndarray) -> relaxation.Relaxation | None:
         base = alone[service].lp
@@ -632,6 +625,14 @@ def _bound_by_levels(
         + ")"
     )
     return found.bound if found.bound < bound else math.inf
+
+
+def _share_of_time_left(deadline: float | None, share: float) -> float | None:
+    """The deadline (perf_counter seconds) of a step given `share` of the time left."""
+    if deadline is None:
+        return None
+    now = time.perf_counter()
+    return now + share * (deadline - now)
 
 
 def _no_time_for_prices(block: Block, lp_seconds: float) -> bool:
@@ -749,9 +750,7 @@ class _Alone:
         max_states = None
         if self.order is None:  # a wide frontier: only while the search stays small
             max_states = settings.wide_through_states
-            give = settings.wide_through_share
-            if deadline is not None:
-                deadline = time.perf_counter() + give * (deadline - time.perf_counter())
+            deadline = _share_of_time_left(deadline, settings.wide_through_share)
         lp.set_costs(np.asarray(costs, dtype=float))
         limit = None if deadline is None else max(0.1, deadline - time.perf_counter())
         solution = relaxation.solve_lp(

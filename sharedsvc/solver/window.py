@@ -83,6 +83,13 @@ def close_gap(
     """How far below the threshold a group's bound may be and the group still in the
     window: LP round-off in the bounds stays far below it, as in fixing."""
     solver = SolvedBy.CBC if use_cbc else SolvedBy.HIGHS
+
+    def stopped() -> Closed:
+        """The plan so far, not proven optimal, with the best bound proven."""
+        return Closed(
+            plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
+        )
+
     if plan is not None and value > proven + tolerance:  # never: a plan above a proof
         raise SolverError(f"{label}: a plan worth {value:,.2f} above its bound {proven:,.2f}")
     if plan is not None and value >= min(bound, proven) - tolerance:
@@ -107,9 +114,7 @@ def close_gap(
                     f"{label}: {len(columns):,} groups could still beat the plan, more "
                     f"than one MIP takes ({max_columns:,}); stopping with the bound proven"
                 )
-                return Closed(
-                    plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
-                )
+                return stopped()
             # no plan yet: the most promising groups only (the rest bound what they miss)
             window = always | in_plan
             optional = np.flatnonzero(~window)
@@ -120,9 +125,7 @@ def close_gap(
         if limit is not None and (limit <= 0 or (pace is not None and pace * len(columns) > limit)):
             # MIPs overran their limits by far in presolve (a 6 s limit: 19 s on 45,000
             # groups): no window that would not end in the time left at the pace so far
-            return Closed(
-                plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
-            )
+            return stopped()
         solving = time.perf_counter()
         outcome = _solve_window(lp, columns, plan, limit, time_share, stop, use_cbc)
         pace = (time.perf_counter() - solving) / max(1, len(columns))
@@ -153,15 +156,11 @@ def close_gap(
         if value > shown + tolerance:  # never: a plan above a proven bound
             raise SolverError(f"{label}: a plan worth {value:,.2f} above its bound {shown:,.2f}")
         if not len(outside):  # the window held every column and its MIP stopped early
-            return Closed(
-                plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
-            )
+            return stopped()
         if rounds is not None:
             rounds -= 1
             if rounds <= 0:
-                return Closed(
-                    plan=plan, value=value, bound=min(bound, proven), optimal=False, solver=solver
-                )
+                return stopped()
         distance *= 2
 
 
