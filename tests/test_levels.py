@@ -26,20 +26,21 @@ from sharedsvc.stopping import StopToken
 
 def service_lps(services):
     """A `levels.LevelLp` over synthetic services: one row per member ("in exactly one
-    group"), then the level row."""
+    group"), then the level row, then the count row if asked for."""
 
-    def build(service: str, units: np.ndarray) -> Relaxation:
+    def build(service: str, units: np.ndarray, counted: np.ndarray | None = None) -> Relaxation:
         members, groups, values, _ = services[service]
+        extra = 1 if counted is None else 2
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         lp = highspy.HighsLp()
         lp.num_col_ = len(groups)
-        lp.num_row_ = members + 1
+        lp.num_row_ = members + extra
         lp.col_cost_ = np.asarray(values, dtype=float)
         lp.col_lower_ = np.zeros(len(groups))
         lp.col_upper_ = np.ones(len(groups))
-        lp.row_lower_ = np.r_[np.ones(members), -highspy.kHighsInf]
-        lp.row_upper_ = np.r_[np.ones(members), highspy.kHighsInf]
+        lp.row_lower_ = np.r_[np.ones(members), [-highspy.kHighsInf] * extra]
+        lp.row_upper_ = np.r_[np.ones(members), [highspy.kHighsInf] * extra]
         starts, index, value = [0], [], []
         for j, group in enumerate(groups):
             index += list(group)
@@ -47,6 +48,9 @@ def service_lps(services):
             if units[j]:
                 index.append(members)
                 value.append(float(units[j]))
+            if counted is not None and counted[j]:
+                index.append(members + 1)
+                value.append(1.0)
             starts.append(len(index))
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)

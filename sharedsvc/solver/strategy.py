@@ -24,7 +24,16 @@ from sharedsvc.pricing.groups import FlatGroups
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow
 from sharedsvc.settings import Settings
-from sharedsvc.solver import bundles, fixing, lagrange, levels, relaxation, search, window
+from sharedsvc.solver import (
+    bundles,
+    fixing,
+    lagrange,
+    level_search,
+    levels,
+    relaxation,
+    search,
+    window,
+)
 from sharedsvc.solver.backends import (
     Cbc,
     Highs,
@@ -538,13 +547,7 @@ def _solve_decomposed(
                 part = slice(offsets[s], offsets[s] + len(bounds))
                 column_bounds[part] = np.minimum(column_bounds[part], bounds)
             if dual.plan is not None and dual.plan.value > value:
-                plan = np.concatenate(
-                    [
-                        offsets[s] + np.asarray(p, dtype=np.int64)
-                        for s, p in dual.plan.picked.items()
-                    ]
-                )
-                value = dual.plan.value
+                plan, value = _block_columns(dual.plan, offsets), dual.plan.value
             if math.isfinite(value) and math.isfinite(dual.bound):
                 _bound_through_each(block, coupled, alone, dual, value, column_bounds, offsets)
             bound = min(bound, dual.bound)
@@ -553,7 +556,12 @@ def _solve_decomposed(
                 and value < bound
                 and not _no_time_for_prices(block, lp_seconds)
             ):
-                proven = _bound_by_levels(block, coupled, alone, dual, solution, offsets, bound)
+                proven, found = _bound_by_levels(
+                    block, coupled, alone, dual, solution, offsets, bound
+                )
+                if found is not None and found.value > value:
+                    plan = _block_columns(found, offsets)
+                    value = found.value
         closed = closing(
             column_bounds=column_bounds,
             bound=bound,
@@ -580,22 +588,62 @@ def _bound_by_levels(
     solution: relaxation.LpSolution,
     offsets: Mapping[str, int],
     bound: float,
-) -> float:
+) -> tuple[float, lagrange.Plan | None]:
     """The knapsack bound over a budget row's levels (`solver/levels.py`), each
-    service's LP with the row's level as one more row, if below `bound`; else inf."""
+    service's LP with the row's level as one more row, and each service's best plan
+    within a level where the search proves it (`solver/level_search.py`): the bound if
+    below `bound` (else inf), and the best plans found combined, if they meet every row."""
     settings = block.settings
     deadline = _share_of_time_left(block.deadline, settings.level_time_share)
 
-    def service_lp(service: str, units: np.ndarray) -> relaxation.Relaxation | None:
+    def search(
+        service: str,
+        costs: np.ndarray,
+        units: np.ndarray,
+        level: int,
+        duals: np.ndarray,
+        slope: float,
+        count_dual: float,
+        count_range: tuple[float, float],
+        seed: np.ndarray | None,
+    ) -> level_search.LevelPlan | None:
+        solver = alone[service]
+        limit = time.perf_counter() + settings.level_search_seconds
+        return level_search.best_within(
+            solver.groups,
+            solver.members,
+            costs,
+            units,
+            level,
+            duals,
+            slope,
+            max_nodes=settings.level_search_nodes,
+            deadline=limit if deadline is None else min(deadline, limit),
+            stop=block.stop,
+            seed=seed,
+            count_dual=count_dual,
+            count_range=count_range,
+        )
+
+    def service_lp(
+        service: str, units: np.ndarray, counted: np.ndarray | None
+    ) -> relaxation.Relaxation | None:
         base = alone[service].lp
         if base is None:
             return None
         h = new_highs()
         h.passModel(base.highs.getLp())
-        nonzero = np.flatnonzero(units)
-        h.addRow(
-            -math.inf, 0.0, len(nonzero), nonzero.astype(np.int32), units[nonzero].astype(float)
-        )
+        for coefficients, upper in ((units, 0.0), (counted, math.inf)):
+            if coefficients is None:
+                continue
+            nonzero = np.flatnonzero(coefficients)
+            h.addRow(
+                -math.inf,
+                upper,
+                len(nonzero),
+                nonzero.astype(np.int32),
+                np.asarray(coefficients, dtype=float)[nonzero],
+            )
         working = None if base.working is None else base.working.copy()
         return relaxation.Relaxation(highs=h, names=base.names, working=working)
 
@@ -613,18 +661,33 @@ def _bound_by_levels(
         sift_min_columns=settings.sift_min_columns,
         max_units=settings.level_max_units,
         start=start,
+        search=search if settings.search else None,
     )
     if found is None:
-        return math.inf
+        return math.inf, None
     unit = f"{found.unit:,.0f}" if found.unit >= 1 else f"{found.unit:.6g}"
+    plan = None
+    if found.plan is not None:
+        activity = sum(coupled.activity(s, p) for s, p in found.plan.items())
+        if coupled.meets_rows(activity):
+            value = sum(float(coupled.values[s][p].sum()) for s, p in found.plan.items())
+            plan = lagrange.Plan(picked=found.plan, value=value)
     block.progress(
         f"{block.label}: {found.row} counted in steps of {unit}: bound "
-        f"{found.bound:,.0f} ({found.evaluations} service LPs, "
-        f"{time.perf_counter() - started:.1f} s; levels "
+        f"{found.bound:,.0f} ({found.evaluations} service LPs, {found.exact} levels "
+        f"searched to the best plan, {time.perf_counter() - started:.1f} s; levels "
         + ", ".join(f"{s} {k}" for s, k in found.levels.items())
         + ")"
+        + ("" if plan is None else f"; their plans combined: {plan.value:,.0f}")
     )
-    return found.bound if found.bound < bound else math.inf
+    return (found.bound if found.bound < bound else math.inf), plan
+
+
+def _block_columns(plan: lagrange.Plan, offsets: Mapping[str, int]) -> np.ndarray:
+    """A plan's groups as columns of the block's LP."""
+    return np.concatenate(
+        [offsets[s] + np.asarray(p, dtype=np.int64) for s, p in plan.picked.items()]
+    )
 
 
 def _share_of_time_left(deadline: float | None, share: float) -> float | None:
