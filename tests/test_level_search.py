@@ -146,6 +146,9 @@ def test_the_search_declines_what_it_cannot_prove():
     assert search(2, groups, values, np.array([1.0, 0, 1]), 1, np.zeros(2), 0.0) is None
     # a member who may not stay alone
     assert search(2, groups[1:], values[1:], np.array([0, 1.0]), 1, np.zeros(2), 0.0) is None
+    # a member with two groups of one: which is its value alone?
+    twice = [(0,), (1,), (1,), (0, 1)]
+    assert search(2, twice, np.array([0, 0, 9.0, 5]), np.zeros(4), 1, np.zeros(2), 0.0) is None
 
 
 def single_row_case(rng: random.Random):

@@ -80,15 +80,15 @@ def best_within(
     it are proven (`count_dual`: the LP's dual on that count), as in one branch of the
     split on the count (`levels.py`); plans outside it found on the way are still
     plans. None where the search does not apply: more than `MAX_MEMBERS` members, some
-    member without a group of one, or a group of one that uses the row."""
+    member without exactly one group of one, or a group of one that uses the row."""
     if members > MAX_MEMBERS or len(values) == 0:
         return None
     sizes = groups.sizes
     singles = np.flatnonzero(sizes == 1)
     alone_of = np.full(members, -1, dtype=np.int64)
     alone_of[groups.members[groups.starts[singles]]] = singles
-    if (alone_of < 0).any() or (units[singles] != 0).any():
-        return None
+    if len(singles) != members or (alone_of < 0).any() or (units[singles] != 0).any():
+        return None  # some member has no group of one, or two
     values = np.asarray(values, dtype=float)
     alone = values[alone_of]
     everyone_alone = float(alone.sum())

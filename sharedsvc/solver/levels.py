@@ -399,7 +399,10 @@ class _Curve:
         best = max(found, key=lambda f: f.value)
         if best.value > self.plans.get(level, (None, -math.inf))[1]:
             self.plans[level] = (best.positions, best.value)
-        self.values[level] = min(self.values[level], max(f.bound for f in found))
+        # never below a plan found at the level: an integral LP's value may sit a hair
+        # under the plan's, within HiGHS's tolerances
+        bound = min(self.values[level], max(f.bound for f in found))
+        self.values[level] = max(bound, self.plans[level][1])
         if all(f.proven for f in found):
             self.proven.add(level)
 
