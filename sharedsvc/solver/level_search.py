@@ -101,9 +101,7 @@ def best_within(
     reduced = np.minimum(reduced, 0.0)
     alone_reduced = np.minimum(alone - y, 0.0)
     tolerance = 1e-10 * max(1.0, abs(top))
-    masks = np.bitwise_or.reduceat(
-        np.left_shift(np.uint64(1), groups.members.astype(np.uint64)), groups.starts
-    )
+    masks = groups.masks()
     fits = (sizes > 1) & (units <= level)
 
     best, chosen = everyone_alone, np.empty(0, dtype=np.int64)
@@ -124,7 +122,7 @@ def best_within(
     window = np.flatnonzero(fits & (reduced >= best - top - tolerance))
     window = window[np.argsort(-reduced[window], kind="stable")]
     # each member's window groups, best reduced cost first
-    owners = groups.members[_runs(groups, window)]
+    owners = groups.members[groups.member_positions(window)]
     rank = np.repeat(np.arange(len(window)), sizes[window])
     by_owner = np.lexsort((rank, owners))
     cuts = np.searchsorted(owners[by_owner], np.arange(members + 1))
@@ -138,7 +136,7 @@ def best_within(
     if len(window):
         np.maximum.at(
             share,
-            groups.members[_runs(groups, window)],
+            owners,
             np.repeat(reduced[window] / sizes[window], sizes[window]),
         )
     group_share = groups.sum(share)
@@ -205,7 +203,7 @@ def best_within(
     except _OutOfBudget:
         proven = False
     covered = np.zeros(members, dtype=bool)
-    covered[groups.members[_runs(groups, chosen)]] = True
+    covered[groups.members[groups.member_positions(chosen)]] = True
     positions = np.concatenate([chosen, alone_of[~covered]])
     return LevelPlan(
         positions=np.sort(positions),
@@ -259,13 +257,3 @@ def _greedy(
         mask |= int(masks[j])
         used += units[j]
     return np.array(taken, dtype=np.int64)
-
-
-def _runs(groups: FlatGroups, chosen: np.ndarray) -> np.ndarray:
-    """The positions in `groups.members` of the chosen groups' members."""
-    if not len(chosen):
-        return np.empty(0, dtype=np.int64)
-    sizes = groups.sizes[chosen]
-    return np.repeat(groups.starts[chosen], sizes) + (
-        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    )

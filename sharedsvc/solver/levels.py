@@ -429,7 +429,7 @@ class _Curve:
         """For k = 0..most: the worth of the best plan found within k units (-inf: none)."""
         worth = np.full(self.most + 1, -math.inf)
         for level, (_, value) in self.plans.items():
-            worth[level] = max(worth[level], value)
+            worth[level] = value
         return np.maximum.accumulate(worth)
 
     def plan_within(self, level: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import pulp
 
 from sharedsvc.constants import Objective
 from sharedsvc.pricing.candidates import Candidate
-from sharedsvc.pricing.groups import FlatGroups
+from sharedsvc.pricing.groups import FlatGroups, runs
 from sharedsvc.pricing.pricer import ServicePricer
 from sharedsvc.rules import Constraint, LinearRow, rule_failed
 from sharedsvc.solver.backends import new_highs, run_highs
@@ -168,9 +168,7 @@ def _sift(lp: Relaxation, time_limit: float | None, stop: StopToken | None) -> L
         working[entering] = True
         columns.extend(entering.tolist())
         spans = lengths[entering]
-        take = np.repeat(starts[entering], spans) + (
-            np.arange(int(spans.sum())) - np.repeat(np.cumsum(spans) - spans, spans)
-        )
+        take = runs(starts[entering], spans)
         h.addCols(
             len(entering),
             cost[entering],
@@ -210,9 +208,7 @@ def _lp_over(model, starts, index, value, columns: np.ndarray):
     import highspy
 
     lengths = starts[columns + 1] - starts[columns]
-    take = np.repeat(starts[columns], lengths) + (
-        np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    )
+    take = runs(starts[columns], lengths)
     sub = highspy.HighsLp()
     sub.num_col_ = len(columns)
     sub.num_row_ = model.num_row_
@@ -386,9 +382,7 @@ def restricted_mip(lp: Relaxation, columns: np.ndarray, model=None) -> Relaxatio
     full = lp.highs.getLp() if model is None else model
     starts, index, value = colwise(full)
     lengths = starts[columns + 1] - starts[columns]
-    take = np.repeat(starts[columns], lengths) + (
-        np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    )
+    take = runs(starts[columns], lengths)
     h, _ = _highs()
     sub = highspy.HighsLp()
     sub.num_col_ = len(columns)

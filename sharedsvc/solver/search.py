@@ -155,9 +155,7 @@ def _columns(members: int, groups: FlatGroups, losses: np.ndarray, order: np.nda
     rank = np.empty(members, dtype=np.int64)
     rank[order] = np.arange(members)
     ranked = rank[groups.members]
-    masks = np.bitwise_or.reduceat(
-        np.left_shift(np.uint64(1), ranked.astype(np.uint64)), groups.starts
-    )
+    masks = groups.masks(rank)
     heads = np.minimum.reduceat(ranked, groups.starts)
     by_head = np.lexsort((losses, heads))
     bounds = np.searchsorted(heads[by_head], np.arange(members + 1))
