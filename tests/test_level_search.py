@@ -127,6 +127,30 @@ def test_a_search_out_of_nodes_keeps_a_plan_and_the_lp_bound(rng, level):
         event("stopped")
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rng=st.randoms(use_true_random=False), members=st.integers(1, 7))
+def test_one_service_searched_at_many_levels_matches_fresh_searches(rng, members):
+    """The levels search each service many times over one `Service` (its greedy orders
+    and masks made once): every search finds what a search of its own finds."""
+    groups, values, units = random_service(rng, members)
+    service = level_search.Service.of(FlatGroups.of(groups), members, values, units)
+    for _ in range(4):
+        level = rng.randint(0, 9)
+        y = np.array([rng.uniform(-50, 250) for _ in range(members)])
+        slope = rng.uniform(0, 80)
+        options = dict(max_nodes=10**7, deadline=None, stop=StopToken())
+        reused = service.best_within(level, y, slope, **options)
+        fresh = search(members, groups, values, units, level, y, slope)
+        assert (
+            reused.value
+            == fresh.value
+            == best_by_enumeration(members, groups, values, units, level)
+        )
+        assert reused.proven and fresh.proven
+        assert np.array_equal(reused.positions, fresh.positions)
+        assert reused.nodes == fresh.nodes
+
+
 def test_a_seed_is_kept_when_it_is_the_best_plan():
     """Greedy takes the pair worth 10 and then nothing fits; the seed's two pairs (9 + 9)
     are better and are kept, then proven best."""
@@ -167,7 +191,7 @@ def single_row_case(rng: random.Random):
 def search_for(services):
     """A `levels.LevelSearch` over the synthetic services."""
 
-    def run(service, costs, units, level, duals, slope, count_dual, count_range, seed):
+    def run(service, costs, units, level, duals, slope, count_dual, count_range, seed, nodes):
         members, groups, _, _ = services[service]
         return level_search.best_within(
             FlatGroups.of(groups),
@@ -177,7 +201,7 @@ def search_for(services):
             level,
             duals,
             slope,
-            max_nodes=10**7,
+            max_nodes=nodes,
             deadline=None,
             stop=StopToken(),
             seed=seed,
@@ -189,14 +213,23 @@ def search_for(services):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rng=st.randoms(use_true_random=False))
-def test_levels_searched_to_their_best_plans_reach_the_optimum(rng):
+@given(rng=st.randoms(use_true_random=False), first_nodes=st.sampled_from([1, 100_000]))
+def test_levels_searched_to_their_best_plans_reach_the_optimum(rng, first_nodes):
     """One budget row and exact units: once every level the knapsack picks is searched
-    to its best plan, its value is the optimum and the plans it combines reach it."""
+    to its best plan, its value is the optimum and the plans it combines reach it. A
+    first search of one node proves almost nothing: the levels the knapsack picks are
+    then split and searched again, deeper each time, until proven."""
     services, rows = single_row_case(rng)
     plans = {s: plans_of(m, g) for s, (m, g, _, _) in services.items()}
     best = integer_optimum(services, rows, plans)
-    found = bound_by_levels(services, rows, np.zeros(1), plans, search=search_for(services))
+    found = bound_by_levels(
+        services,
+        rows,
+        np.zeros(1),
+        plans,
+        search=search_for(services),
+        search_nodes=(first_nodes, 10**7),
+    )
     assert found is not None and best is not None  # everyone alone meets a budget
     assert found.bound >= best - 1e-6 * max(1.0, abs(best))
     assert found.plan is not None

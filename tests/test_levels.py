@@ -20,7 +20,7 @@ from test_decomposition import integer_optimum, random_case, run_dual
 
 from sharedsvc.rules import LinearRow
 from sharedsvc.solver import lagrange, levels
-from sharedsvc.solver.relaxation import Relaxation
+from sharedsvc.solver.relaxation import Relaxation, solve_lp
 from sharedsvc.stopping import StopToken
 
 
@@ -216,6 +216,66 @@ def test_the_knapsack_against_every_choice(curves, capacity):
 
 
 def test_the_unit_is_the_divisor_when_it_is_fine_enough():
-    assert levels.unit_of(np.array([0, 250_000.0, 120_000.0]), 3e6, 1000) == 10_000.0
-    assert levels.unit_of(np.array([0, 250_000.0, 120_000.0]), 3e6, 100) == 30_000.0
-    assert levels.unit_of(np.array([0.5, 1.25]), 10.0, 1000) == 0.01
+    steps = [np.array([0, 250_000.0]), np.array([120_000.0, 0])]
+    assert levels.unit_of(steps, 3e6, 1000) == 10_000.0
+    # at most 100 units: the first round multiple of the divisor that gives them
+    assert levels.unit_of(steps, 3e6, 100) == 40_000.0
+    assert levels.unit_of([np.array([0.5, 1.25])], 10.0, 1000) == 0.01
+
+
+def test_the_unit_grows_by_round_multiples_until_the_knapsack_is_small_enough():
+    """London's £3m budget: payments in steps of £40,000, SEN transport £2,000, HR any
+    multiple of £40. Units of £40 make a knapsack of 121 million steps; the first round
+    multiple under 20 million is £400 (HR's coefficients rounded down to it)."""
+    rng = np.random.default_rng(1)
+    usages = [
+        40_000.0 * rng.integers(1, 5, 300),
+        2_000.0 * rng.integers(62, 376, 300),
+        40.0 * rng.integers(4388, 27791, 3000),
+    ]
+    assert levels.knapsack_work(usages, 3e6, 40.0) > 100e6
+    assert levels.unit_of(usages, 3e6, 100_000, 2e7) == 400.0
+    assert levels.knapsack_work(usages, 3e6, 400.0) <= 2e7
+    assert levels.unit_of(usages, 3e6, 100_000, 1e12) == 40.0
+    # at most 1,000 units: the finest round multiple of £40 that gives them
+    assert levels.unit_of(usages, 3e6, 1000, 1e12) == 4000.0
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rng=st.randoms(use_true_random=False))
+def test_sifting_follows_every_change_to_the_model_it_keeps(rng):
+    """A relaxation keeps its model's arrays from one sifting to the next, so every
+    change (row bounds, as at each level; costs; upper bounds) must reach them: after
+    any sequence of changes, sifting finds the whole LP's optimum."""
+    members = rng.randint(2, 6)
+    groups = [(m,) for m in range(members)]
+    for size in (2, 3):
+        groups += [g for g in itertools.combinations(range(members), size) if rng.random() < 0.6]
+    values = np.array([rng.randint(-20, 60) for _ in groups], dtype=float)
+    units = np.array([0 if len(g) == 1 else rng.randint(1, 4) for g in groups], dtype=float)
+    counted = np.array([len(g) > 1 for g in groups])
+    build = service_lps({"s": (members, groups, values, None)})
+    whole, sifted = build("s", units, counted), build("s", units, counted)
+    sifted.keep_arrays = True  # as the levels' LPs do
+    for _ in range(8):
+        change = rng.choice(["level", "count", "costs", "upper"])
+        if change == "level":
+            bounds = (members, -math.inf, float(rng.randint(0, 8)))
+        elif change == "count":
+            bounds = (members + 1, *rng.choice([(-math.inf, 1), (1, 2), (2, math.inf)]))
+        costs = values * rng.choice([0.5, 1.0, 2.0]) - rng.randint(0, 30)
+        # groups of two or more barred (0), allowed (1) or unbounded (implied by the rows)
+        upper = np.array([1.0 if len(g) == 1 else rng.choice([0.0, 1.0, math.inf]) for g in groups])
+        for lp in (whole, sifted):
+            if change in ("level", "count"):
+                lp.set_row_bounds(*bounds)
+            elif change == "costs":
+                lp.set_costs(costs)
+            else:
+                lp.set_upper_bounds(upper)
+        expected = solve_lp(whole, None, None, sift_min_columns=10**9)
+        got = solve_lp(sifted, None, None, sift_min_columns=1)
+        assert got.status == expected.status
+        if expected.optimal:
+            assert got.objective == pytest.approx(expected.objective, abs=1e-7)
+            assert sifted.sifting is not None  # kept for the next change

@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -69,13 +69,17 @@ LevelSearch = Callable[
         float,
         tuple[float, float],
         np.ndarray | None,
+        int,
     ],
     LevelPlan | None,
 ]
 """(service, column costs, units, level, member duals, level row's dual, count row's
-dual, the count's range, a plan within the level or None) -> the service's best plan
-within the level and in the range (`level_search.best_within`), or None where the
-search does not apply."""
+dual, the count's range, a plan within the level or None, most nodes) -> the service's
+best plan within the level and in the range (`level_search.best_within`), or None where
+the search does not apply."""
+
+DEEPER = 8
+"""A level searched again gets this many times the nodes of its last search."""
 
 
 @attrs.frozen(kw_only=True)
@@ -121,15 +125,44 @@ def budget_row(coupled: lagrange.Coupled, prices: np.ndarray) -> int | None:
     return best
 
 
-def unit_of(coefficients: np.ndarray, upper: float, max_units: int) -> float:
-    """q: the coefficients' greatest common divisor when they are whole numbers giving at
-    most `max_units` units of `upper`; else upper / max_units."""
-    positive = coefficients[coefficients > 0]
-    if len(positive) and np.all(positive == np.round(positive)) and positive.max() < 2**53:
+def unit_of(
+    usages: Sequence[np.ndarray], upper: float, max_units: int, max_work: float = 2e7
+) -> float:
+    """q: for whole-number coefficients, the smallest multiple of their greatest common
+    divisor (times 1, 2, 4, 5, 10, ...) that gives at most `max_units` units of `upper`
+    and a knapsack of at most `max_work` steps (`knapsack_work`); otherwise, or if none
+    does, upper / n for the largest n that does. `usages`: each service's coefficients."""
+    positive = np.concatenate([u[u > 0] for u in usages]) if usages else np.zeros(0)
+    if upper <= 0 or not len(positive):
+        return 1.0
+    if np.all(positive == np.round(positive)) and positive.max() < 2**53:
         divisor = int(np.gcd.reduce(np.unique(positive).astype(np.int64)))
-        if divisor > 0 and upper / divisor <= max_units:
-            return float(divisor)
-    return max(upper / max_units, 1e-12) if upper > 0 else 1.0
+        for multiple in _MULTIPLES:
+            q = float(divisor * multiple)
+            if q > upper:
+                break
+            if upper / q <= max_units and knapsack_work(usages, upper, q) <= max_work:
+                return q
+    # every service at one unit per level at worst: capacity^2 x (services - 1) steps
+    fine = math.isqrt(int(max_work / max(1, len(usages) - 1)))
+    return max(upper / max(1, min(max_units, fine)), 1e-12)
+
+
+_MULTIPLES = sorted({b * 10**e for b in (1, 2, 4, 5) for e in range(16)})
+
+
+def knapsack_work(usages: Sequence[np.ndarray], upper: float, unit: float) -> int:
+    """About how many steps `_knapsack` takes with the row counted in `unit`s: the
+    capacity times the levels of every service but the one with the most (each service
+    has a level per multiple of its own step, up to its most)."""
+    capacity = math.floor(upper / unit + 1e-9)
+    counts = []
+    for usage in usages:
+        units = np.floor(usage / unit + 1e-12)
+        positive = units[units > 0].astype(np.int64)
+        step = int(np.gcd.reduce(positive)) if len(positive) else 1
+        counts.append(int(min(capacity, units.sum())) // step + 1)
+    return capacity * (sum(counts) - max(counts, default=0))
 
 
 def level_bound(
@@ -141,10 +174,12 @@ def level_bound(
     deadline: float | None,
     stop: StopToken,
     sift_min_columns: int,
-    max_units: int = 1000,
+    max_units: int = 100_000,
+    max_work: float = 2e7,
     row: int | None = None,
     start: Mapping[str, np.ndarray] | None = None,
     search: LevelSearch | None = None,
+    search_nodes: tuple[int, int] = (100_000, 2_000_000),
 ) -> LevelBound | None:
     """The knapsack bound over one row's levels (module docstring), with the other rows
     at `prices`; `parts` are the services' bounds under `prices` (the Lagrangian's),
@@ -152,8 +187,9 @@ def level_bound(
     the block's LP; the levels either side of its use of the row there are solved first
     (their tangents are the ones that matter); without it, each service's highest
     level. `search`: each service's best plan at a level, which replaces its LP's value
-    there where proven. None when no row qualifies, a service's part is unknown, or the
-    deadline comes before every service has a first level."""
+    there where proven; `search_nodes`: its first and largest node budgets. None when
+    no row qualifies, a service's part is unknown, or the deadline comes before every
+    service has a first level."""
     r = budget_row(coupled, prices) if row is None else row
     if r is None:
         return None
@@ -162,7 +198,7 @@ def level_bound(
     outside = [s for s in coupled.services if s not in inside]
     if not inside or any(not math.isfinite(parts.get(s, math.inf)) for s in outside):
         return None
-    unit = unit_of(np.concatenate([coupled.usage[s][r] for s in inside]), upper, max_units)
+    unit = unit_of([coupled.usage[s][r] for s in inside], upper, max_units, max_work)
     capacity = math.floor(upper / unit + 1e-9)
     others = prices.copy()
     others[r] = 0.0
@@ -195,14 +231,14 @@ def level_bound(
         searcher = None
         if search is not None:
             searcher = functools.partial(search, s, costs, units)
-        curves[s] = _Curve(lp, most - most % step, step, line, searcher, counted)
+        curves[s] = _Curve(lp, most - most % step, step, line, searcher, counted, search_nodes)
 
-    def solved(curve: _Curve, level: int, refine: bool = False) -> bool:
-        """Solve (or `refine`) `curve` at `level` by the deadline; False once out of time."""
+    def solved(curve: _Curve, level: int, tighten: bool = False) -> bool:
+        """Solve (or `tighten`) `curve` at `level` by the deadline; False once out of time."""
         if deadline is not None and time.perf_counter() >= deadline:
             return False
         left = None if deadline is None else max(0.1, deadline - time.perf_counter())
-        step = curve.refine if refine else curve.evaluate
+        step = curve.tighten if tighten else curve.evaluate
         return step(level, left, stop, sift_min_columns)
 
     first = {}
@@ -224,12 +260,18 @@ def level_bound(
         if missing:
             stopped = not all(solved(curves[s], levels[s]) for s in missing)
             continue
-        # every level picked is solved: split those the search did not prove (two more
-        # LPs each, so only where the knapsack looks)
+        # every level picked is solved: search those not yet searched, split those the
+        # search did not prove (two more LPs each), or search them deeper: only where
+        # the knapsack looks
         loose = [s for s in inside if curves[s].loose(levels[s])]
         if not loose:
             break
-        stopped = not all(solved(curves[s], levels[s], refine=True) for s in loose)
+        # a deeper search costs eight times the last: only one per round, and only when
+        # no level picked has a first search or a split left (the knapsack may move on)
+        cheap = [s for s in loose if curves[s].deepening(levels[s]) == 0]
+        if not cheap:
+            cheap = [min(loose, key=lambda s: curves[s].deepening(levels[s]))]
+        stopped = not all(solved(curves[s], levels[s], tighten=True) for s in cheap)
     if not math.isfinite(value):
         return None  # some service had no level solved in time, or none feasible
     plan, plan_value = None, -math.inf
@@ -264,6 +306,7 @@ class _Curve:
         line: tuple[float, float] | None = None,
         search: Callable[..., LevelPlan | None] | None = None,
         counted: np.ndarray | None = None,
+        search_nodes: tuple[int, int] = (100_000, 2_000_000),
     ):
         self.lp = lp
         self.search = search
@@ -287,6 +330,13 @@ class _Curve:
         self.groups: dict[int, float] = {}
         """Per level solved: the number of groups of two or more the LP takes."""
         self.refined: set[int] = set()
+        """Levels split on the number of groups, or found not worth splitting."""
+        self.branches: dict[int, list[tuple[np.ndarray, tuple[float, float]]]] = {}
+        """Per level solved: each branch's LP duals and count range (the level's LP, or
+        the two of the split), to search."""
+        self.nodes: dict[int, int] = {}
+        """Per level searched: the node budget of its last search."""
+        self.search_nodes = search_nodes
         self.lps = 0
         """LPs solved so far."""
 
@@ -294,9 +344,22 @@ class _Curve:
         return self.level_of(level) in self.values
 
     def loose(self, level: int) -> bool:
-        """Whether the level could still be split: solved, not proven, not yet split."""
+        """Whether `tighten` could still lower the level's bound: solved, not proven, and
+        not yet searched, split, or searched with the most nodes."""
         level = self.level_of(level)
-        return level in self.groups and level not in self.proven | self.refined
+        if level not in self.branches or level in self.proven:
+            return False
+        if level in self.groups and level not in self.refined:
+            return True
+        return self.search is not None and self.nodes.get(level, 0) < self.search_nodes[1]
+
+    def deepening(self, level: int) -> int:
+        """The nodes of the search that `tighten` would do next at a loose `level`; 0
+        for a first search or a split (whose searches get the nodes of the last)."""
+        level = self.level_of(level)
+        if level not in self.nodes or (level in self.groups and level not in self.refined):
+            return 0
+        return min(self.search_nodes[1], DEEPER * self.nodes[level])
 
     def level_of(self, level: int) -> int:
         """The level a plan using at most `level` units can be at most."""
@@ -305,8 +368,9 @@ class _Curve:
     def evaluate(
         self, level: int, time_limit: float | None, stop: StopToken, sift_min_columns: int
     ) -> bool:
-        """Solve the LP at `level` and search the level for its best plan; False if the
-        LP did not finish in time."""
+        """Solve the LP at `level`; False if it did not finish in time. The level is
+        searched only if the knapsack picks it again (`tighten`): on London's boroughs
+        it left most levels it had just tried once their LP was known."""
         level = self.level_of(level)
         solution = self._solve(level, _FREE, time_limit, stop, sift_min_columns)
         if solution.status == "infeasible":  # some member may not be alone at this level
@@ -319,19 +383,29 @@ class _Curve:
         self.slopes[level] = max(0.0, float(solution.duals[self._level_row]))
         if self.counted is not None:
             self.groups[level] = float(solution.values[self.counted].sum())
-        self._search(level, [(solution, _FREE)])
+        self.branches[level] = [(solution.duals, _FREE)]
         return True
 
-    def refine(
+    def tighten(
         self, level: int, time_limit: float | None, stop: StopToken, sift_min_columns: int
     ) -> bool:
-        """Where the LP at a solved `level` takes a fractional number n of groups, solve
-        it with at most floor(n) and with at least ceil(n) groups: every plan is in one,
-        so the level is worth at most the larger (SEN transport on random-40 within 18
-        steps: 4.5 groups, 92.03m; at most 4: 86.62m, at least 5: 91.71m); then search
-        each. False if a branch did not finish in time. Once per level."""
+        """One step more towards a solved `level`'s best plan: search it if it has not
+        been; else, where its LP takes a fractional number n of groups, solve it with at
+        most floor(n) and with at least ceil(n) groups (every plan is in one, so the
+        level is worth at most the larger; SEN transport on random-40 within 18 steps:
+        4.5 groups, 92.03m; at most 4: 86.62m, at least 5: 91.71m) and search each; once
+        split (or if n is whole), search the level's branches again with `DEEPER` times
+        the nodes. False if a branch's LP did not finish in time."""
         level = self.level_of(level)
-        if level in self.refined or level in self.proven or level not in self.groups:
+        if level in self.proven or level not in self.branches:
+            return True
+        if self.search is not None and level not in self.nodes:
+            self._search(level, self.branches[level], self.search_nodes[0])
+            return True
+        if level in self.refined or level not in self.groups:
+            if self.search is not None:
+                nodes = min(self.search_nodes[1], DEEPER * self.nodes[level])
+                self._search(level, self.branches[level], nodes)
             return True
         self.refined.add(level)
         groups = self.groups[level]
@@ -351,11 +425,14 @@ class _Curve:
             branches.append((branch, count_range))
         if not branches:  # no whole number of groups fits the level
             self.values[level] = -math.inf
+            del self.branches[level]
             return True
         worth = max(branch.objective for branch, _ in branches)
         # a millionth's slack, as for the tangents
         self.values[level] = min(self.values[level], worth + 1e-6 * max(1.0, abs(worth)))
-        self._search(level, branches)
+        self.branches[level] = [(branch.duals, count_range) for branch, count_range in branches]
+        if self.search is not None:
+            self._search(level, self.branches[level], self.nodes[level])
         return True
 
     @property
@@ -372,30 +449,35 @@ class _Curve:
     ) -> LpSolution:
         """The LP within `level` units and, with a count row, `count_range` groups."""
         lp = self.lp
-        lp.highs.changeRowBounds(self._level_row, -math.inf, float(level))
+        lp.set_row_bounds(self._level_row, -math.inf, float(level))
         if self.counted is not None:
-            lp.highs.changeRowBounds(lp.highs.getNumRow() - 1, *count_range)
-        lp.solution = None
+            lp.set_row_bounds(lp.highs.getNumRow() - 1, *count_range)
         self.lps += 1
         return solve_lp(lp, time_limit, stop, sift_min_columns=sift_min_columns)
 
-    def _search(self, level: int, branches: list[tuple[LpSolution, tuple[float, float]]]) -> None:
-        """Search each branch of `level` for its best plan: the best is kept, and the
-        level's bound becomes the branches' largest where every branch was searched."""
+    def _search(
+        self, level: int, branches: list[tuple[np.ndarray, tuple[float, float]]], nodes: int
+    ) -> None:
+        """Search each branch (LP duals, count range) of `level` for its best plan, with
+        at most `nodes` nodes each: the best is kept, and the level's bound becomes the
+        branches' largest where every branch was searched."""
         if self.search is None:
             return
         row = self._level_row
         below = [k for k in self.plans if k <= level]
-        seed = self.plans[max(below)][0] if below else None
+        seed = self.plans[max(below, key=lambda k: self.plans[k][1])][0] if below else None
         found = []
-        for branch, count_range in branches:
-            duals = branch.duals
+        for duals, count_range in branches:
             count_dual = 0.0 if self.counted is None else float(duals[row + 1])
-            plan = self.search(level, duals[:row], float(duals[row]), count_dual, count_range, seed)
+            plan = self.search(
+                level, duals[:row], float(duals[row]), count_dual, count_range, seed, nodes
+            )
             if plan is None:
-                return  # the search does not apply to this service
+                self.search = None  # it does not apply to this service at any level
+                return
             found.append(plan)
             seed = max(found, key=lambda f: f.value).positions
+        self.nodes[level] = nodes
         best = max(found, key=lambda f: f.value)
         if best.value > self.plans.get(level, (None, -math.inf))[1]:
             self.plans[level] = (best.positions, best.value)
@@ -440,27 +522,51 @@ class _Curve:
 
 def _knapsack(curves: Mapping[str, np.ndarray], capacity: int) -> tuple[float, dict[str, int]]:
     """max sum_s curve_s[k_s] over sum k_s <= capacity (a curve's last entry covers
-    every larger k), and the k_s that reach it."""
+    every larger k), and the k_s that reach it (the least, where several do).
+
+    A level that is worth no more than a lower one is never needed. The service with
+    the most levels left is merged last, against the full capacity only: about
+    capacity x (the other services' levels) steps (`knapsack_work`), each a sum and a
+    maximum; the levels chosen are found afterwards, from the sums kept."""
+    extended = {s: _within(curve, capacity) for s, curve in curves.items()}
+    steps = {s: _rising(curve) for s, curve in extended.items()}
+    order = sorted(curves, key=lambda s: len(steps[s]))
     best = np.zeros(capacity + 1)  # best[c]: the most from the services so far within c
-    picks = []
-    for curve in curves.values():
-        extended = np.concatenate([curve, np.full(max(0, capacity + 1 - len(curve)), curve[-1])])
-        extended = extended[: capacity + 1]
+    before = []
+    for s in order[:-1]:
         merged = np.full(capacity + 1, -math.inf)
-        choice = np.zeros(capacity + 1, dtype=np.int64)
-        for k in range(capacity + 1):
-            if extended[k] == -math.inf:
-                continue
-            candidate = best[: capacity + 1 - k] + extended[k]
-            better = candidate > merged[k:]
-            merged[k:][better] = candidate[better]
-            choice[k:][better] = k
-        best = merged
-        picks.append(choice)
-    value = float(best.max())
-    spent = int(np.argmax(best))
-    levels = {}
-    for s, choice in zip(reversed(list(curves)), reversed(picks), strict=True):
-        levels[s] = int(choice[spent])
-        spent -= levels[s]
+        for k, worth in zip(steps[s].tolist(), extended[s][steps[s]].tolist(), strict=True):
+            np.maximum(merged[k:], best[: capacity + 1 - k] + worth, out=merged[k:])
+        before.append(best)
+        best = merged  # never decreasing in c, as `best` was
+    last = order[-1]
+    ks = steps[last]
+    totals = best[capacity - ks] + extended[last][ks]
+    if not (totals > -math.inf).any():  # some service has no level at all
+        return -math.inf, dict.fromkeys(curves, 0)
+    at = int(np.argmax(totals))
+    value = float(totals[at])
+    levels = {last: int(ks[at])}
+    spent = capacity - levels[last]
+    for s in reversed(order[:-1]):
+        target, best = best[spent], before.pop()
+        ks = steps[s][steps[s] <= spent]
+        # the same sums as above, so the one that gave the maximum equals it exactly
+        k = int(ks[np.argmax(best[spent - ks] + extended[s][ks] == target)])
+        levels[s] = k
+        spent -= k
     return value, levels
+
+
+def _within(curve: np.ndarray, capacity: int) -> np.ndarray:
+    """`curve` for k = 0..capacity, its last entry repeated past its end."""
+    tail = np.full(max(0, capacity + 1 - len(curve)), curve[-1])
+    return np.concatenate([curve, tail])[: capacity + 1]
+
+
+def _rising(curve: np.ndarray) -> np.ndarray:
+    """The levels worth more than every lower one (the others are never needed)."""
+    if not len(curve):
+        return np.zeros(0, dtype=np.int64)
+    before = np.concatenate([[-math.inf], np.maximum.accumulate(curve)[:-1]])
+    return np.flatnonzero(curve > before)

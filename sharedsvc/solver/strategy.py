@@ -595,6 +595,9 @@ def _bound_by_levels(
     below `bound` (else inf), and the best plans found combined, if they meet every row."""
     settings = block.settings
     deadline = _share_of_time_left(block.deadline, settings.level_time_share)
+    prepared: dict[tuple[str, int, int], tuple] = {}
+    """Each service's `level_search.Service`, with the arrays it was made from (kept
+    alive, so that their ids stay theirs)."""
 
     def search(
         service: str,
@@ -606,19 +609,25 @@ def _bound_by_levels(
         count_dual: float,
         count_range: tuple[float, float],
         seed: np.ndarray | None,
+        max_nodes: int,
     ) -> level_search.LevelPlan | None:
-        solver = alone[service]
-        limit = time.perf_counter() + settings.level_search_seconds
-        return level_search.best_within(
-            solver.groups,
-            solver.members,
-            costs,
-            units,
+        key = (service, id(costs), id(units))
+        if key not in prepared:  # the same costs and units at every level of a service
+            solver = alone[service]
+            prepared[key] = (
+                costs,
+                units,
+                level_search.Service.of(solver.groups, solver.members, costs, units),
+            )
+        prepared_service = prepared[key][2]
+        if prepared_service is None:
+            return None
+        return prepared_service.best_within(
             level,
             duals,
             slope,
-            max_nodes=settings.level_search_nodes,
-            deadline=limit if deadline is None else min(deadline, limit),
+            max_nodes=max_nodes,
+            deadline=deadline,
             stop=block.stop,
             seed=seed,
             count_dual=count_dual,
@@ -645,7 +654,7 @@ def _bound_by_levels(
                 np.asarray(coefficients, dtype=float)[nonzero],
             )
         working = None if base.working is None else base.working.copy()
-        return relaxation.Relaxation(highs=h, names=base.names, working=working)
+        return relaxation.Relaxation(highs=h, names=base.names, working=working, keep_arrays=True)
 
     start = {
         s: solution.values[offsets[s] : offsets[s] + len(v)] for s, v in coupled.values.items()
@@ -660,8 +669,10 @@ def _bound_by_levels(
         stop=block.stop,
         sift_min_columns=settings.sift_min_columns,
         max_units=settings.level_max_units,
+        max_work=settings.level_knapsack_work,
         start=start,
         search=search if settings.search else None,
+        search_nodes=(settings.level_search_first_nodes, settings.level_search_nodes),
     )
     if found is None:
         return math.inf, None
