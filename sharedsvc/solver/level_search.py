@@ -131,7 +131,7 @@ class Service:
         """Groups taken in `order` while they fit the level and overlap none taken."""
         taken, mask, used = [], 0, 0.0
         # no group of two or more fits in less (HR on London's boroughs: 438 units)
-        least = float(self.units[self.groups.sizes > 1].min(initial=0.0))
+        least = float(self.units[self.groups.sizes > 1].min(initial=math.inf))
         listed = zip(
             order.tolist(), self.masks[order].tolist(), self.units[order].tolist(), strict=True
         )

@@ -25,16 +25,20 @@ the levels it picks are evaluated, and it is run again, until every level it pic
 known: its maximum is then the maximum over the true V_s. Any round's value is already
 a proven bound (the tangents lie above V_s), so a deadline only loosens it.
 
-q is the greatest common divisor of the coefficients when they are whole numbers and
-give at most `max_units` units (exact: random-40's steps of £250,000 and £120,000 give
-units of £10,000); otherwise upper / max_units (rounding down keeps the bound valid).
+q is the greatest common divisor of the coefficients when they are whole numbers
+(exact: random-40's steps of £250,000 and £120,000 give units of £10,000), times the
+first of 1, 2, 4, 5, 10, ... that gives at most `max_units` units and a knapsack of at
+most `max_work` steps (London's divisor of £40 becomes £400); otherwise upper / n.
+Rounding down keeps the bound valid whatever q is.
 
-Tighter than the LP at a level: each level solved is searched for the service's best
-plan (`level_search.py`), whose value replaces the LP's where proven; a level the
-knapsack picks and the search cannot prove is split on the number of groups (every
-plan has a whole number). The best plans found are combined by the same knapsack into
-a plan. With one row and exact units, once every picked level is proven, the knapsack's
-value is the optimum and that plan reaches it (random-40: 105,355,313 in 19 s).
+Tighter than the LP at a level: a level the knapsack picks again once its LP is known
+is searched for the service's best plan (`level_search.py`), whose value replaces the
+LP's where proven; one the search cannot prove is split on the number of groups (every
+plan has a whole number), then searched again with more nodes while the knapsack keeps
+picking it. The best plans found are combined by the same knapsack into a plan. With
+one row and exact units, once every picked level is proven, the knapsack's value is the
+optimum and that plan reaches it (random-40: 105,355,313 in 19 s). London's £400 units
+are not exact for HR, yet there too the bound fell to the plan combined (60,934,862).
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ class LevelBound:
     """The best plans found at the levels, one per service, combined by a knapsack
     within the row (positions among each service's groups); None if some service has
     none or the row leaves one out. Worth `plan_value` under the other rows' prices;
-    it may break those rows."""
+    it may break those rows, and the row itself where q does not divide its
+    coefficients (they are rounded down): check it before taking it."""
     plan_value: float = -math.inf
 
 
@@ -528,6 +533,11 @@ def _knapsack(curves: Mapping[str, np.ndarray], capacity: int) -> tuple[float, d
     the most levels left is merged last, against the full capacity only: about
     capacity x (the other services' levels) steps (`knapsack_work`), each a sum and a
     maximum; the levels chosen are found afterwards, from the sums kept."""
+    with np.errstate(invalid="ignore"):  # -inf + inf: nan, dropped below
+        return _knapsack_of(curves, capacity)
+
+
+def _knapsack_of(curves: Mapping[str, np.ndarray], capacity: int) -> tuple[float, dict[str, int]]:
     extended = {s: _within(curve, capacity) for s, curve in curves.items()}
     steps = {s: _rising(curve) for s, curve in extended.items()}
     order = sorted(curves, key=lambda s: len(steps[s]))
@@ -536,12 +546,15 @@ def _knapsack(curves: Mapping[str, np.ndarray], capacity: int) -> tuple[float, d
     for s in order[:-1]:
         merged = np.full(capacity + 1, -math.inf)
         for k, worth in zip(steps[s].tolist(), extended[s][steps[s]].tolist(), strict=True):
-            np.maximum(merged[k:], best[: capacity + 1 - k] + worth, out=merged[k:])
+            # fmax: an unknown level (+inf) after an impossible one (-inf) sums to nan,
+            # which is no choice at all
+            np.fmax(merged[k:], best[: capacity + 1 - k] + worth, out=merged[k:])
         before.append(best)
         best = merged  # never decreasing in c, as `best` was
     last = order[-1]
     ks = steps[last]
     totals = best[capacity - ks] + extended[last][ks]
+    totals[np.isnan(totals)] = -math.inf
     if not (totals > -math.inf).any():  # some service has no level at all
         return -math.inf, dict.fromkeys(curves, 0)
     at = int(np.argmax(totals))
