@@ -98,7 +98,7 @@ class Settings:
     services: units of £400 rather than its coefficients' divisor of £40, whose knapsack
     takes 121 million steps), and gets at most this share of the time left: where the
     levels prove the optimum nothing after them is needed, and on London's coupled file
-    they need 31 to 34 s of the 48 s that a 60 s run has left when they start."""
+    they need 31 to 37 s of the 48 s that a 60 s run has left when they start."""
     level_search_first_nodes: int = attrs.field(default=100_000, validator=_positive)
     level_search_nodes: int = attrs.field(default=2_000_000, validator=_positive)
     """The search for a service's best plan within a level (`solver/level_search.py`)
