@@ -191,25 +191,28 @@ def single_row_case(rng: random.Random):
 def search_for(services):
     """A `levels.LevelSearch` over the synthetic services."""
 
-    def run(service, costs, units, level, duals, slope, count_dual, count_range, seed, nodes):
+    def prepare(service, costs, units):
         members, groups, _, _ = services[service]
-        return level_search.best_within(
-            FlatGroups.of(groups),
-            members,
-            costs,
-            units,
-            level,
-            duals,
-            slope,
-            max_nodes=nodes,
-            deadline=None,
-            stop=StopToken(),
-            seed=seed,
-            count_dual=count_dual,
-            count_range=count_range,
-        )
+        prepared = level_search.Service.of(FlatGroups.of(groups), members, costs, units)
+        if prepared is None:
+            return None
 
-    return run
+        def run(level, duals, slope, count_dual, count_range, seed, nodes):
+            return prepared.best_within(
+                level,
+                duals,
+                slope,
+                max_nodes=nodes,
+                deadline=None,
+                stop=StopToken(),
+                seed=seed,
+                count_dual=count_dual,
+                count_range=count_range,
+            )
+
+        return run
+
+    return prepare
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

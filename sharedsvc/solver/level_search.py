@@ -91,6 +91,8 @@ class Service:
     gain: np.ndarray
     """What a group adds over its members alone (0 for groups of one)."""
     masks: np.ndarray
+    least_units: float
+    """No group of two or more uses fewer units (HR on London's boroughs: 438)."""
     greedy_orders: tuple[np.ndarray, ...]
     """The greedy starts that do not depend on the duals: by gain and by gain per unit,
     each cut to `GREEDY_GROUPS` and then to the groups of two or more that gain."""
@@ -124,20 +126,19 @@ class Service:
             alone_of=alone_of,
             gain=gain,
             masks=masks,
+            least_units=float(units[sizes > 1].min(initial=math.inf)),
             greedy_orders=orders,
         )
 
     def _greedy(self, order: np.ndarray, level: int) -> np.ndarray:
         """Groups taken in `order` while they fit the level and overlap none taken."""
         taken, mask, used = [], 0, 0.0
-        # no group of two or more fits in less (HR on London's boroughs: 438 units)
-        least = float(self.units[self.groups.sizes > 1].min(initial=math.inf))
         listed = zip(
             order.tolist(), self.masks[order].tolist(), self.units[order].tolist(), strict=True
         )
         for j, group_mask, group_units in listed:
-            if level - used < least:
-                break
+            if level - used < self.least_units:
+                break  # no group fits what is left
             if group_mask & mask or used + group_units > level:
                 continue
             taken.append(j)

@@ -43,7 +43,6 @@ are not exact for HR, yet there too the bound fell to the plan combined (60,934,
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,25 +61,19 @@ given coefficients (its right-hand side is set per level) and, if `counted` is g
 then a row counting those columns (the groups of two or more), free; None if the
 service has no LP."""
 
-LevelSearch = Callable[
-    [
-        str,
-        np.ndarray,
-        np.ndarray,
-        int,
-        np.ndarray,
-        float,
-        float,
-        tuple[float, float],
-        np.ndarray | None,
-        int,
-    ],
+LevelSearcher = Callable[
+    [int, np.ndarray, float, float, tuple[float, float], np.ndarray | None, int],
     LevelPlan | None,
 ]
-"""(service, column costs, units, level, member duals, level row's dual, count row's
-dual, the count's range, a plan within the level or None, most nodes) -> the service's
-best plan within the level and in the range (`level_search.best_within`), or None where
-the search does not apply."""
+"""(level, member duals, level row's dual, count row's dual, the count's range, a plan
+within the level or None, most nodes) -> one service's best plan within the level and
+in the range (`level_search.Service.best_within`), or None where the search does not
+apply."""
+
+LevelSearch = Callable[[str, np.ndarray, np.ndarray], LevelSearcher | None]
+"""(service, column costs, units) -> the service's `LevelSearcher` under those costs
+and units, made once per service (what its searches share is prepared there), or None
+where the search does not apply."""
 
 DEEPER = 8
 """A level searched again gets this many times the nodes of its last search."""
@@ -163,11 +156,17 @@ def knapsack_work(usages: Sequence[np.ndarray], upper: float, unit: float) -> in
     capacity = math.floor(upper / unit + 1e-9)
     counts = []
     for usage in usages:
-        units = np.floor(usage / unit + 1e-12)
-        positive = units[units > 0].astype(np.int64)
-        step = int(np.gcd.reduce(positive)) if len(positive) else 1
+        units, step = _units_and_step(usage, unit)
         counts.append(int(min(capacity, units.sum())) // step + 1)
     return capacity * (sum(counts) - max(counts, default=0))
+
+
+def _units_and_step(usage: np.ndarray, unit: float) -> tuple[np.ndarray, int]:
+    """Each group's use of the row in whole `unit`s (rounded down), and the service's
+    step: a plan's use is a multiple of it (random-40's HR: 25 units of £10,000)."""
+    units = np.floor(usage / unit + 1e-12)
+    positive = units[units > 0].astype(np.int64)
+    return units, int(np.gcd.reduce(positive)) if len(positive) else 1
 
 
 def level_bound(
@@ -212,7 +211,7 @@ def level_bound(
     for s in inside:
         if deadline is not None and time.perf_counter() >= deadline:
             return None  # copying a wide service's LP cannot be stopped midway
-        units = np.floor(coupled.usage[s][r] / unit + 1e-12)
+        units, step = _units_and_step(coupled.usage[s][r], unit)
         counted = None
         if coupled.alone.get(s) is not None:  # every group but the members alone
             counted = np.ones(len(units), dtype=bool)
@@ -223,9 +222,6 @@ def level_bound(
         costs = coupled.costs(s, others)
         lp.set_costs(costs)
         most = int(min(capacity, units.sum()))
-        # a plan's use is a multiple of the service's own step (HR's 25 units of £10,000)
-        positive = units[units > 0].astype(np.int64)
-        step = int(np.gcd.reduce(positive)) if len(positive) else 1
         line = None
         exact = np.array_equal(units * unit, coupled.usage[s][r])
         if exact and prices[r] >= 0 and math.isfinite(parts.get(s, math.inf)):
@@ -233,9 +229,7 @@ def level_bound(
             # the prices plus the row's price on k units, so the knapsack is never
             # above the Lagrangian bound
             line = (parts[s], prices[r] * unit)
-        searcher = None
-        if search is not None:
-            searcher = functools.partial(search, s, costs, units)
+        searcher = None if search is None else search(s, costs, units)
         curves[s] = _Curve(lp, most - most % step, step, line, searcher, counted, search_nodes)
 
     def solved(curve: _Curve, level: int, tighten: bool = False) -> bool:
@@ -309,13 +303,13 @@ class _Curve:
         most: int,
         step: int,
         line: tuple[float, float] | None = None,
-        search: Callable[..., LevelPlan | None] | None = None,
+        search: LevelSearcher | None = None,
         counted: np.ndarray | None = None,
         search_nodes: tuple[int, int] = (100_000, 2_000_000),
     ):
         self.lp = lp
         self.search = search
-        """`LevelSearch` with its first three arguments given."""
+        """The service's search within a level, if it applies."""
         self.counted = counted
         """The columns the LP's last row counts (groups of two or more), if it has one."""
         self.plans: dict[int, tuple[np.ndarray, float]] = {}
@@ -409,8 +403,7 @@ class _Curve:
             return True
         if level in self.refined or level not in self.groups:
             if self.search is not None:
-                nodes = min(self.search_nodes[1], DEEPER * self.nodes[level])
-                self._search(level, self.branches[level], nodes)
+                self._search(level, self.branches[level], self.deepening(level))
             return True
         self.refined.add(level)
         groups = self.groups[level]

@@ -595,44 +595,40 @@ def _bound_by_levels(
     below `bound` (else inf), and the best plans found combined, if they meet every row."""
     settings = block.settings
     deadline = _share_of_time_left(block.deadline, settings.level_time_share)
-    prepared: dict[tuple[str, int, int], tuple] = {}
-    """Each service's `level_search.Service`, with the arrays it was made from (kept
-    alive, so that their ids stay theirs)."""
 
-    def search(
-        service: str,
-        costs: np.ndarray,
-        units: np.ndarray,
-        level: int,
-        duals: np.ndarray,
-        slope: float,
-        count_dual: float,
-        count_range: tuple[float, float],
-        seed: np.ndarray | None,
-        max_nodes: int,
-    ) -> level_search.LevelPlan | None:
-        key = (service, id(costs), id(units))
-        if key not in prepared:  # the same costs and units at every level of a service
-            solver = alone[service]
-            prepared[key] = (
-                costs,
-                units,
-                level_search.Service.of(solver.groups, solver.members, costs, units),
+    def search(service: str, costs: np.ndarray, units: np.ndarray) -> levels.LevelSearcher:
+        solver = alone[service]
+
+        @functools.cache
+        def prepared() -> level_search.Service | None:
+            # on the first search only: the knapsack may never search this service
+            return level_search.Service.of(solver.groups, solver.members, costs, units)
+
+        def within(
+            level: int,
+            duals: np.ndarray,
+            slope: float,
+            count_dual: float,
+            count_range: tuple[float, float],
+            seed: np.ndarray | None,
+            max_nodes: int,
+        ) -> level_search.LevelPlan | None:
+            service_search = prepared()
+            if service_search is None:
+                return None
+            return service_search.best_within(
+                level,
+                duals,
+                slope,
+                max_nodes=max_nodes,
+                deadline=deadline,
+                stop=block.stop,
+                seed=seed,
+                count_dual=count_dual,
+                count_range=count_range,
             )
-        prepared_service = prepared[key][2]
-        if prepared_service is None:
-            return None
-        return prepared_service.best_within(
-            level,
-            duals,
-            slope,
-            max_nodes=max_nodes,
-            deadline=deadline,
-            stop=block.stop,
-            seed=seed,
-            count_dual=count_dual,
-            count_range=count_range,
-        )
+
+        return within
 
     def service_lp(
         service: str, units: np.ndarray, counted: np.ndarray | None
