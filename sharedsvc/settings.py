@@ -177,6 +177,10 @@ class Settings:
     SEN transport service has up to 3,054 groups headed by one member (beam 2,000)."""
     pairs_per_chunk: int = attrs.field(default=2_000_000, validator=_positive)
     """(state, group) pairs tried at once: bounds the working memory of one step."""
+    search_by_group_from: int = attrs.field(default=512, validator=_non_negative)
+    """A step scans the states each group may join (one AND per state, in a vector per
+    group) once the pairs it tries average more than this per group; below it, one
+    vector of all its pairs is cheaper than a call per group (0: always by group)."""
     first_budget_share: float = attrs.field(default=1e-4, validator=_positive)
     """The first search allows this share of the LP bound (or the whole gap, if smaller):
     starting from the gap instead made one search of London's HR service meet 5.1 million

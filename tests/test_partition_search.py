@@ -16,6 +16,8 @@ from sharedsvc import FlatGroups, Settings
 from sharedsvc.solver.search import partition_search, search_order
 
 SETTINGS = Settings()
+BY_GROUP = Settings(search_by_group_from=0)
+"""Every step of the search scans by group, however few its pairs (by state below 512)."""
 
 
 @st.composite
@@ -73,9 +75,15 @@ def assert_is_partition(members, groups, found):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instance=instances(), dual_kind=st.sampled_from(["lp", "zero", "random"]), data=st.data())
-def test_the_search_finds_the_brute_force_optimum(instance, dual_kind, data):
-    """Whatever duals it is given (LP, zero or arbitrary), the answer is the optimum."""
+@given(
+    instance=instances(),
+    dual_kind=st.sampled_from(["lp", "zero", "random"]),
+    scan=st.sampled_from([SETTINGS, BY_GROUP]),
+    data=st.data(),
+)
+def test_the_search_finds_the_brute_force_optimum(instance, dual_kind, scan, data):
+    """Whatever duals it is given (LP, zero or arbitrary), and scanning the pairs by
+    state or by group, the answer is the optimum."""
     members, groups, values = instance
     best = brute_force(members, groups, values)
     if dual_kind == "lp":
@@ -86,7 +94,7 @@ def test_the_search_finds_the_brute_force_optimum(instance, dual_kind, data):
         duals = np.array(
             data.draw(st.lists(st.floats(-1e6, 1e6), min_size=members, max_size=members))
         )
-    found = partition_search(members, FlatGroups.of(groups), values, duals, None, settings=SETTINGS)
+    found = partition_search(members, FlatGroups.of(groups), values, duals, None, settings=scan)
     assert found.stopped is None
     assert_is_partition(members, groups, found.columns)
     assert values[found.columns].sum() == pytest.approx(best, abs=1e-3)
@@ -144,6 +152,75 @@ def test_a_search_out_of_time_or_memory_says_so_and_keeps_a_true_bound():
     assert full.stopped == "states" and full.bound >= best - 1e-6
 
 
+def test_scanning_by_group_meets_the_same_states_as_by_state():
+    """On a consortium big enough for both ways (a grid of 20 members, groups of up to
+    five neighbours), the two scans meet the same states at every budget, and find the
+    same plan and the same bounds through each group."""
+    from sharedsvc.solver.search import best_with_each
+
+    rng = np.random.default_rng(11)
+    side = 5
+    members = 4 * side
+    neighbours = {
+        i: [j for j in range(members) if abs(i // side - j // side) + abs(i % side - j % side) == 1]
+        for i in range(members)
+    }
+    groups = {(i,) for i in range(members)}
+    frontier = set(groups)
+    for _ in range(4):  # grow each group by one neighbour, up to five members
+        frontier = {
+            tuple(sorted({*g, j})) for g in frontier for i in g for j in neighbours[i] if j not in g
+        }
+        groups |= frontier
+    groups = sorted(groups)
+    values = np.array([rng.uniform(0, 10) * (len(g) - 1) - len(g) for g in groups])
+    flat = FlatGroups.of(groups)
+    duals = lp_duals(members, groups, values)
+    by_state = Settings(search_by_group_from=10**12)
+    budgets = []
+    for scan in (by_state, BY_GROUP):
+        found = partition_search(members, flat, values, duals, None, settings=scan)
+        budgets.append((found.states, found.bound, sorted(found.columns)))
+    assert budgets[0] == budgets[1]
+    assert budgets[0][0] > 1000  # a search with work in it, not a trivial one
+    floor = budgets[0][1] - 0.02 * abs(budgets[0][1])
+    through = [
+        best_with_each(members, flat, values, duals, floor, settings=scan)
+        for scan in (by_state, BY_GROUP)
+    ]
+    assert through[0].states == through[1].states
+    np.testing.assert_allclose(through[0].with_group, through[1].with_group, rtol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entries=st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 5)), min_size=0, max_size=60),
+    covered=st.integers(0, 20),
+)
+def test_the_least_loss_per_state_matches_a_sort_by_state_and_loss(entries, covered):
+    """The merge of the ways to one state keeps each state once, at its least loss, in
+    state order: as the plain sort by (state, loss) does, for keys of 32 bits and wider."""
+    from sharedsvc.solver.search import _least_per_mask
+
+    low = (1 << covered) - 1
+    masks = np.array([(m << covered) | low for m, _ in entries], dtype=np.uint64)
+    lost = np.array([float(loss) for _, loss in entries])
+    kept = _least_per_mask(masks, lost, covered)
+    expected = {}
+    for m, loss in zip(masks.tolist(), lost.tolist(), strict=True):
+        expected[m] = min(loss, expected.get(m, math.inf))
+    assert masks[kept].tolist() == sorted(expected)
+    assert lost[kept].tolist() == [expected[m] for m in sorted(expected)]
+
+
+@given(st.lists(st.integers(0, 2**62), max_size=50))
+def test_the_first_uncovered_member_is_the_lowest_clear_bit(masks):
+    from sharedsvc.solver.search import _first_uncovered
+
+    found = _first_uncovered(np.array(masks, dtype=np.uint64)).tolist()
+    assert found == [next(b for b in range(64) if not m >> b & 1) for m in masks]
+
+
 def test_the_order_keeps_a_path_s_frontier_at_one():
     """Members on a line (pairs only between neighbours) are taken from one end to the other."""
     line = [5, 2, 7, 0, 3, 6, 1, 4]
@@ -174,8 +251,9 @@ def brute_force_through(members, groups, values) -> tuple[float | None, list[flo
     instance=instances(singletons=False),
     use_duals=st.booleans(),
     share=st.sampled_from([-0.1, 0.0, 0.05, 0.3, math.inf]),
+    scan=st.sampled_from([SETTINGS, BY_GROUP]),
 )
-def test_the_best_plan_through_each_group_is_exact(instance, use_duals, share):
+def test_the_best_plan_through_each_group_is_exact(instance, use_duals, share, scan):
     """Above its floor, `best_with_each` gives every group's best partition exactly;
     below it, the floor bounds every partition through the group."""
     from sharedsvc.solver.search import best_with_each
@@ -188,7 +266,7 @@ def test_the_best_plan_through_each_group_is_exact(instance, use_duals, share):
     spread = float(np.abs(values).sum()) + 1.0
     # (round-off margin: a floor exactly at the optimum may miss it by a rounding)
     floor = -math.inf if math.isinf(share) else best - share * spread - 1e-9 * spread
-    found = best_with_each(members, FlatGroups.of(groups), values, duals, floor, settings=SETTINGS)
+    found = best_with_each(members, FlatGroups.of(groups), values, duals, floor, settings=scan)
     assert found is not None
     if math.isinf(found.optimum):  # nothing above the floor: the floor bounds every plan
         assert share < 0

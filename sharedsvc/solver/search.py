@@ -164,9 +164,111 @@ def _columns(members: int, groups: FlatGroups, losses: np.ndarray, order: np.nda
 
 
 def _first_uncovered(masks: np.ndarray) -> np.ndarray:
-    """The lowest clear bit of each mask (masks below 2**63, so the bit exists)."""
-    lowest = ~masks & (masks + np.uint64(1))
-    return np.log2(lowest.astype(np.float64)).astype(np.int64)
+    """The lowest clear bit of each mask (masks below 2**63, so the bit exists): the
+    number of ones below it, counted in one pass (a float log2 took seven times as long)."""
+    return np.bitwise_count(masks ^ (masks + np.uint64(1))).astype(np.int64) - 1
+
+
+def _least_per_mask(masks: np.ndarray, lost: np.ndarray, covered: int) -> np.ndarray:
+    """Positions of the entry that lost least for each distinct mask, in mask order.
+
+    All masks have their lowest `covered` bits set, so the bits above tell them apart;
+    sorting those as 32-bit keys where they fit, and picking each run's least loss
+    afterwards, took a quarter of the time of one sort by mask and loss (`np.lexsort`).
+    """
+    keys = masks >> np.uint64(covered)
+    if int(keys.max(initial=0)) < 2**32:
+        keys = keys.astype(np.uint32)
+    order = np.argsort(keys)
+    keys, spent = keys[order], lost[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = keys[1:] != keys[:-1]
+    run = np.cumsum(starts) - 1
+    least = np.minimum.reduceat(spent, np.flatnonzero(starts)) if len(order) else spent
+    at = np.flatnonzero(spent == least[run])
+    first = np.ones(len(at), dtype=bool)
+    first[1:] = run[at[1:]] != run[at[:-1]]
+    return order[at[first]]
+
+
+def _fitting_pairs(
+    masks: np.ndarray,
+    lost: np.ndarray,
+    tries: np.ndarray,
+    group_masks: np.ndarray,
+    covered: int,
+    *,
+    chunk: int,
+    by_group_from: int,
+    check: Callable[[], None],
+):
+    """Each (state, group) pair with no member in common, where the group is among the
+    state's first `tries` (those within the budget), in chunks of about `chunk` pairs:
+    (state positions, group positions). `check` runs before each chunk (it raises to stop).
+
+    Two ways, one answer. By state: every state against each group it may afford, as
+    one vector. By group, when the pairs tried average more than `by_group_from` per
+    group: the states that may afford a group are a prefix of the states by loss, and
+    one AND over that prefix, on the bits above the `covered` ones (32 bits or fewer
+    where they fit), tells which the group fits. On London's SEN transport service 97%
+    of the pairs tried do not fit; scanning by group halved the search's time.
+    """
+    most = int(tries.max(initial=0))
+    if most == 0:
+        return
+    if int(tries.sum()) <= by_group_from * most:
+        ends = np.cumsum(tries)
+        start = 0
+        while start < len(masks):
+            check()
+            base = ends[start - 1] if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, base + chunk, side="right")))
+            count = tries[start:stop]
+            state = np.repeat(np.arange(start, stop), count)
+            group = np.arange(len(state)) - np.repeat(np.cumsum(count) - count, count)
+            fits = (masks[state] & group_masks[group]) == 0
+            yield state[fits], group[fits]
+            start = stop
+        return
+    by_loss = np.argsort(-tries, kind="stable")
+    # states that may afford group j: the first reach[j] by loss (tries fall along them)
+    reach = np.searchsorted(-tries[by_loss], -np.arange(most), side="left")
+    shift = np.uint64(covered)
+    state_bits = masks[by_loss] >> shift
+    group_bits = group_masks[:most] >> shift
+    top = int(max(state_bits.max(), group_bits.max()))
+    kind = np.uint16 if top < 2**16 else np.uint32 if top < 2**32 else np.uint64
+    state_bits, group_bits = state_bits.astype(kind), group_bits.astype(kind)
+    scratch = np.empty(len(masks), dtype=kind)
+    free = np.empty(len(masks), dtype=bool)
+    states: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
+    held = 0
+    for group in range(most):
+        n = int(reach[group])
+        np.bitwise_and(state_bits[:n], group_bits[group], out=scratch[:n])
+        np.equal(scratch[:n], 0, out=free[:n])
+        fit = by_loss[np.flatnonzero(free[:n])]
+        if len(fit):
+            states.append(fit)
+            groups.append(np.full(len(fit), group, dtype=np.int64))
+            held += len(fit)
+        if held >= chunk or (held and group == most - 1):
+            check()
+            yield np.concatenate(states), np.concatenate(groups)
+            states, groups, held = [], [], 0
+
+
+def _by_next(nexts: np.ndarray, members: int) -> list[tuple[int, np.ndarray]]:
+    """For each next member met, the positions of the entries headed there (one counting
+    sort, not a pass over the entries per member)."""
+    order = np.argsort(nexts.astype(np.uint8), kind="stable")
+    counts = np.bincount(nexts, minlength=members + 1)
+    ends = np.cumsum(counts)
+    return [
+        (int(target), order[ends[target] - counts[target] : ends[target]])
+        for target in np.flatnonzero(counts)
+    ]
 
 
 def _search(
@@ -175,7 +277,7 @@ def _search(
     budget: float,
     deadline: float | None,
     max_states: int,
-    pairs_per_chunk: int,
+    settings: Settings,
     beam: int | None = None,
     halt: StopToken | None = None,
 ) -> tuple[np.ndarray | None, int, SearchStop | None, bool]:
@@ -194,6 +296,13 @@ def _search(
     kept_columns: list[np.ndarray] = []
     offset = 0
     cut = False
+
+    def check() -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _Abandon
+        if halt is not None:
+            halt.check()
+
     for head in range(members + 1):
         if not pending[head]:
             continue
@@ -201,10 +310,7 @@ def _search(
             np.concatenate(part) for part in zip(*pending[head], strict=True)
         )
         pending[head] = []
-        order = np.lexsort((lost, masks))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = masks[order][1:] != masks[order][:-1]
-        order = order[first]
+        order = _least_per_mask(masks, lost, head)
         if beam is not None and len(order) > beam:
             order = order[np.argpartition(lost[order], beam)[:beam]]
             cut = True
@@ -220,28 +326,25 @@ def _search(
         group_masks, group_losses = columns.masks[head], columns.losses[head]
         tries = np.searchsorted(group_losses, budget - lost, side="right")
         cut = cut or bool((tries < len(group_losses)).any())
-        ends = np.cumsum(tries)
-        start = 0
-        while start < len(masks):
-            if deadline is not None and time.perf_counter() > deadline:
-                return None, offset, SearchStop.TIME, cut
-            if halt is not None:
-                halt.check()
-            base = ends[start - 1] if start else 0
-            stop = max(start + 1, int(np.searchsorted(ends, base + pairs_per_chunk, side="right")))
-            count = tries[start:stop]
-            state = np.repeat(np.arange(start, stop), count)
-            group = np.arange(len(state)) - np.repeat(np.cumsum(count) - count, count)
-            fits = (masks[state] & group_masks[group]) == 0
-            state, group = state[fits], group[fits]
-            reached = masks[state] | group_masks[group]
-            nexts = _first_uncovered(reached)
-            spent = lost[state] + group_losses[group]
-            picked = columns.positions[head][group]
-            for target in np.unique(nexts):
-                here = nexts == target
-                pending[target].append((reached[here], spent[here], ids[state[here]], picked[here]))
-            start = stop
+        pairs = _fitting_pairs(
+            masks,
+            lost,
+            tries,
+            group_masks,
+            head + 1,
+            chunk=settings.pairs_per_chunk,
+            by_group_from=settings.search_by_group_from,
+            check=check,
+        )
+        try:
+            for state, group in pairs:
+                reached = masks[state] | group_masks[group]
+                spent = lost[state] + group_losses[group]
+                parent, picked = ids[state], columns.positions[head][group]
+                for target, here in _by_next(_first_uncovered(reached), members):
+                    pending[target].append((reached[here], spent[here], parent[here], picked[here]))
+        except _Abandon:
+            return None, offset, SearchStop.TIME, cut
     return None, offset, None, cut
 
 
@@ -280,7 +383,6 @@ def partition_search(
     `search_max_states`).
     """
     max_states = settings.search_max_states if max_states is None else max_states
-    chunk = settings.pairs_per_chunk
     if members > MAX_MEMBERS:
         raise ValueError(f"{members} members: the search handles at most {MAX_MEMBERS}")
     if len(values) == 0:  # nothing to cover anyone with
@@ -297,7 +399,7 @@ def partition_search(
         most = max(len(masks) for masks in columns.masks)
         beam = max(1, min(settings.beam_width, settings.beam_pairs // max(1, most)))
         plan, states, _, _ = _search(
-            members, columns, math.inf, deadline, max_states, chunk, beam, halt=stop
+            members, columns, math.inf, deadline, max_states, settings, beam, halt=stop
         )
         if plan is not None:
             value = float(values[plan].sum())
@@ -311,7 +413,7 @@ def partition_search(
     while True:
         started = time.perf_counter()
         found, met, stopped, cut = _search(
-            members, columns, budget, deadline, max_states, chunk, halt=stop
+            members, columns, budget, deadline, max_states, settings, halt=stop
         )
         states += met
         if stopped is not None:
@@ -385,7 +487,6 @@ def best_with_each(
     budget = ceiling - floor  # a partition worth at least the floor loses at most this
     order = search_order(members, groups) if order is None else order
     columns = _columns(members, groups, losses, order)
-    chunk = settings.pairs_per_chunk
     layers: list[tuple[np.ndarray, np.ndarray] | None] = [None] * (members + 1)
     pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(members + 1)]
     pending[0].append((np.zeros(1, np.uint64), np.zeros(1)))
@@ -393,34 +494,28 @@ def best_with_each(
     waiting = 1  # states reached but not yet merged into their layer
     cap = settings.search_max_states if max_states is None else max_states
 
+    def check() -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _Abandon
+        if stop is not None:
+            stop.check()
+
     def pairs(head, masks, lost):
         """Each (state, group) pair within the budget, in chunks: state index, group
-        index, the state reached, its layer and the loss so far."""
+        index, the state reached and the loss so far."""
         group_masks, group_losses = columns.masks[head], columns.losses[head]
         tries = np.searchsorted(group_losses, budget - lost, side="right")
-        ends = np.cumsum(tries)
-        start = 0
-        while start < len(masks):
-            if deadline is not None and time.perf_counter() > deadline:
-                raise _Abandon
-            if stop is not None:
-                stop.check()
-            base = ends[start - 1] if start else 0
-            end = max(start + 1, int(np.searchsorted(ends, base + chunk, side="right")))
-            count = tries[start:end]
-            state = np.repeat(np.arange(start, end), count)
-            group = np.arange(len(state)) - np.repeat(np.cumsum(count) - count, count)
-            fits = (masks[state] & group_masks[group]) == 0
-            state, group = state[fits], group[fits]
-            reached = masks[state] | group_masks[group]
-            yield (
-                state,
-                group,
-                reached,
-                _first_uncovered(reached),
-                lost[state] + group_losses[group],
-            )
-            start = end
+        for state, group in _fitting_pairs(
+            masks,
+            lost,
+            tries,
+            group_masks,
+            head + 1,
+            chunk=settings.pairs_per_chunk,
+            by_group_from=settings.search_by_group_from,
+            check=check,
+        ):
+            yield state, group, masks[state] | group_masks[group], lost[state] + group_losses[group]
 
     try:
         for head in range(members + 1):
@@ -429,10 +524,7 @@ def best_with_each(
             masks, lost = (np.concatenate(part) for part in zip(*pending[head], strict=True))
             pending[head] = []
             waiting -= len(masks)
-            keep = np.lexsort((lost, masks))
-            first = np.ones(len(keep), dtype=bool)
-            first[1:] = masks[keep][1:] != masks[keep][:-1]
-            keep = keep[first]
+            keep = _least_per_mask(masks, lost, head)
             masks, lost = masks[keep], lost[keep]  # sorted by mask, least loss each
             layers[head] = (masks, lost)
             states += len(masks)
@@ -440,12 +532,11 @@ def best_with_each(
                 return None
             if head == members:
                 break
-            for _, _, reached, nexts, spent in pairs(head, masks, lost):
+            for _, _, reached, spent in pairs(head, masks, lost):
                 waiting += len(reached)
                 if states + waiting > cap:  # before the states pile up in memory
                     return None
-                for target in np.unique(nexts):
-                    here = nexts == target
+                for target, here in _by_next(_first_uncovered(reached), members):
                     pending[target].append((reached[here], spent[here]))
         if layers[members] is None:  # no partition within the budget
             empty = np.full(len(values), ceiling - budget)
@@ -460,10 +551,9 @@ def best_with_each(
                 continue
             masks, lost = layers[head]
             h = np.full(len(masks), math.inf)
-            for state, group, reached, nexts, spent in pairs(head, masks, lost):
+            for state, group, reached, spent in pairs(head, masks, lost):
                 rest = np.full(len(state), math.inf)
-                for target in np.unique(nexts):
-                    here = np.flatnonzero(nexts == target)
+                for target, here in _by_next(_first_uncovered(reached), members):
                     layer = layers[target]
                     if layer is None:
                         continue
@@ -484,4 +574,4 @@ def best_with_each(
 
 
 class _Abandon(Exception):
-    """The deadline passed inside `best_with_each`."""
+    """The deadline passed inside a search."""
