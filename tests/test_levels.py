@@ -152,6 +152,32 @@ def test_a_service_uses_only_multiples_of_its_own_step():
     assert dual.bound > 100.0 + 1e-6  # the prices alone leave a gap
 
 
+def test_a_fine_row_is_not_walked_one_level_at_a_time():
+    """A row in fractions of a pound is counted in 4,472 units. The LP takes one and a
+    half groups of three at every level from 1,573 units up, and the best plan takes
+    one. The knapsack used to walk up those levels one LP at a time, drawn by the
+    tangents' millionth of slack, then down the levels below 1,573, splitting each
+    (2,437 LPs). Now a split's tangents bound the levels around it, and an unsolved
+    level worth only the slack more than a solved one is not solved."""
+    groups = [(0,), (1,), (2,), (0, 1), (1, 2), (0, 2)]
+    services = {
+        "a": (
+            3,
+            groups,
+            np.array([0, 0, 0, 10.0, 10.0, 10.0]),
+            np.array([0, 0, 0, 1234.5, 2345.7, 3456.1]),
+        ),
+        "b": (2, [(0,), (1,), (0, 1)], np.array([0, 0, 5.0]), np.zeros(3)),
+    }
+    rows = [LinearRow("budget", {s: c for s, (_, _, _, c) in services.items()}, upper=10000.0)]
+    dual, plans = run_dual(services, rows)
+    found = bound_by_levels(services, rows, dual.prices, plans)
+    best = integer_optimum(services, rows, plans)
+    assert found.unit == pytest.approx(10000 / 4472)
+    assert best - 1e-9 <= found.bound <= best + 1e-4  # closed, to the slack
+    assert found.evaluations <= 20
+
+
 def exact_only(self):
     """A broken envelope: the levels solved, and nothing between them."""
     bound = np.full(self.most + 1, -math.inf)
@@ -160,20 +186,43 @@ def exact_only(self):
     return bound
 
 
-ENVELOPE = levels._Curve.envelope
+def flat_tangents(self, tangents, valid_to=None):
+    """Broken tangents: each slope taken as zero."""
+    value = max(float(solution.objective) for _, solution in tangents)
+    bound = np.full(self.most + 1, value + 1e-6 * max(1.0, abs(value)))
+    np.minimum(self.tangents, bound, out=self.tangents)
 
 
-def flat_tangents(self):
-    """A broken envelope: each tangent's slope taken as zero."""
-    self.slopes = dict.fromkeys(self.slopes, 0.0)
-    return ENVELOPE(self)
+def least_branch(self, tangents, valid_to=None):
+    """Broken tangents: a split's branches give the least of their tangents, as if
+    every plan were in each branch."""
+    for tangent in tangents:
+        ADD_TANGENTS(self, [tangent], valid_to)
 
 
-@pytest.mark.parametrize("broken_envelope", [exact_only, flat_tangents])
-def test_a_broken_envelope_is_caught(monkeypatch, broken_envelope):
-    """Forgetting the tangents, or their slopes, gives bounds below the best plan on
-    the random cases above: the validity test sees it."""
-    monkeypatch.setattr(levels._Curve, "envelope", broken_envelope)
+def infeasible_everywhere(self, tangents, valid_to=None):
+    """Broken tangents: a branch infeasible at the level split is taken as infeasible
+    at every level (its tangent from the top level dropped)."""
+    ADD_TANGENTS(self, [t for t in tangents if t[0] == tangents[0][0]])
+
+
+ADD_TANGENTS = levels._Curve._add_tangents
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("envelope", exact_only),
+        ("_add_tangents", flat_tangents),
+        ("_add_tangents", least_branch),
+        ("_add_tangents", infeasible_everywhere),
+    ],
+)
+def test_a_broken_envelope_is_caught(monkeypatch, breakage):
+    """Forgetting the tangents, or their slopes, or that a split level's plans are in
+    one branch or the other, gives bounds below the best plan on the random cases
+    above: the validity test sees it."""
+    monkeypatch.setattr(levels._Curve, *breakage)
     broken = 0
     for seed in range(200):
         rng = random.Random(seed)
