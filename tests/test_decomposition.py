@@ -270,6 +270,84 @@ def test_decomposed_blocks_reach_the_optimum(engine, data, small):
     assert_reaches(result, best, data)
 
 
+def test_a_bundle_proven_worth_nothing_is_not_walked_level_by_level(engine):
+    """Found by the test above (it hung CI): three services bundled, a £10,000 budget
+    counted in 4,472 units. The search proves the bundle worth nothing at the top
+    level, to a ten-billionth of its £1.6m LP; the levels below then looked better by
+    that tolerance alone, and were solved and searched one by one (4,420 LPs, 20 s;
+    over 90 s before the fine-row fix). Now a handful of LPs reach the optimum."""
+    data = {
+        "consortium": {
+            "name": "walk",
+            "horizon_years": 7,
+            "discount_rate": 0.0,
+            "objective": "npv",
+        },
+        "services": {
+            "s0": {
+                "model": "scale",
+                "scale_exponent": 0.825,
+                "coordination_cost": 20000.0,
+                "transition_cost": 10000.0,
+            },
+            "s1": {
+                "model": "scale",
+                "scale_exponent": 0.702,
+                "coordination_cost": 2000.0,
+                "transition_cost": 0.0,
+            },
+            "s2": {
+                "model": "scale",
+                "scale_exponent": 0.884,
+                "coordination_cost": 20000.0,
+                "transition_cost": 80000.0,
+            },
+        },
+        "members": {
+            "m0": {"services": {"s0": (318, 2220489.07), "s2": (6438, 477165.82)}},
+            "m1": {
+                "services": {
+                    "s0": (1150, 550867.71),
+                    "s1": (3640, 1489878.35),
+                    "s2": (9333, 477165.82),
+                }
+            },
+            "m2": {
+                "services": {
+                    "s0": (1558, 2671549.87),
+                    "s1": (9965, 3960140.92),
+                    "s2": (1752, 3548470.35),
+                }
+            },
+            "m3": {
+                "services": {
+                    "s0": (4512, 4776374.48),
+                    "s1": (9615, 101109.43),
+                    "s2": (156, 2275957.13),
+                }
+            },
+        },
+        "constraints": {
+            "allocation": "equal",
+            "bundles": [["s2", "s1", "s0"]],
+            "transition_budget": 10000.0,
+            "max_partnerships": 4,
+        },
+    }
+    for member in data["members"].values():
+        member["services"] = {
+            s: {"volume": volume, "annual_cost": cost}
+            for s, (volume, cost) in member["services"].items()
+        }
+    messages = []
+    forced = tuned(engine, fixing_min_columns=1, sift_min_columns=1)
+    result = optimise_data(forced, data, progress=messages.append)
+    assert_reaches(result, Reference(data).best(), data)
+    counts = [m for m in messages if "service LPs" in m]
+    assert counts, messages
+    assert all(int(m.split(" service LPs")[0].rsplit("(", 1)[1]) <= 20 for m in counts)
+
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=coupled_consortia(),

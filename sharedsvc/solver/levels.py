@@ -344,6 +344,8 @@ class _Curve:
         self.search_nodes = search_nodes
         self.lps = 0
         """LPs solved so far."""
+        self.scale = 1.0
+        """The largest LP value met (at least 1): what round-off is measured against."""
 
     def known(self, level: int) -> bool:
         return self.level_of(level) in self.values
@@ -384,6 +386,7 @@ class _Curve:
         if not solution.optimal:
             return False
         self.values[level] = float(solution.objective)
+        self.scale = max(self.scale, abs(self.values[level]))
         self._add_tangents([(level, solution)])
         if self.counted is not None:
             self.groups[level] = float(solution.values[self.counted].sum())
@@ -475,10 +478,13 @@ class _Curve:
 
     def settled(self, level: int, envelope: np.ndarray) -> int:
         """`level`, or the solved level below it with the largest bound, where that
-        bound is within twice the tangents' slack of the envelope at `level`: an
-        unsolved level otherwise draws the knapsack by that slack alone, and it walked
-        up a run of levels of one LP value, an LP each (2,437 LPs on a row counted in
-        4,472 units)."""
+        bound is within round-off of the envelope at `level` (twice the tangents'
+        slack, on the scale of the curve's LP values). Otherwise an unsolved level
+        draws the knapsack by round-off alone, and it walked up a run of levels an LP
+        each: by the tangents' slack over levels of one LP value (2,437 LPs on a row
+        counted in 4,472 units); by a search's tolerance (a ten-billionth of £1.6m)
+        over levels of a service proven worth nothing at its top level (4,420 LPs and
+        as many searches, 20 s)."""
         level = self.level_of(level)
         if level in self.values:
             return level
@@ -487,7 +493,7 @@ class _Curve:
             return level
         known = max(below, key=lambda k: self.values[k])
         target = float(envelope[level])
-        if self.values[known] >= target - 2 * SLACK * max(1.0, abs(target)):
+        if self.values[known] >= target - 2 * SLACK * max(self.scale, abs(target)):
             return known
         return level
 
