@@ -26,7 +26,8 @@ The order keeps the frontier small (few uncovered members next to covered
 ones), so that states differ only near it. On the London SEN transport service
 (33 members, 11,811 groups) the search that proves the optimum (a budget of
 £1.96 million) met 286,307 states in 0.3 s in this order, and 12,766,260 states in
-51 s in a breadth-first order.
+51 s in a breadth-first order (from the full LP's duals, when first measured; from
+fixing's duals it meets 1.44 million states at that budget, in about 1.4 s).
 
 A quick pass first keeps only the best states of each step (a beam) and gives a
 good plan; then the budget starts at a small share of the LP bound and doubles:
