@@ -133,7 +133,8 @@ def test_no_partition_is_told_apart_from_a_weak_bound(instance):
         assert values[found.columns].sum() == pytest.approx(best, abs=1e-3)
 
 
-def test_a_search_out_of_time_or_memory_says_so_and_keeps_a_true_bound():
+@pytest.mark.parametrize("scan", [SETTINGS, BY_GROUP], ids=["by state", "by group"])
+def test_a_search_out_of_time_or_memory_says_so_and_keeps_a_true_bound(scan):
     rng = np.random.default_rng(3)
     members = 12
     groups = sorted(
@@ -145,10 +146,10 @@ def test_a_search_out_of_time_or_memory_says_so_and_keeps_a_true_bound():
     duals = lp_duals(members, groups, values)
     flat = FlatGroups.of(groups)
     late = partition_search(
-        members, flat, values, duals, None, settings=SETTINGS, deadline=time.perf_counter() - 1
+        members, flat, values, duals, None, settings=scan, deadline=time.perf_counter() - 1
     )
     assert late.stopped == "time" and late.columns is None and late.bound >= best - 1e-6
-    full = partition_search(members, flat, values, duals, None, settings=SETTINGS, max_states=3)
+    full = partition_search(members, flat, values, duals, None, settings=scan, max_states=3)
     assert full.stopped == "states" and full.bound >= best - 1e-6
 
 

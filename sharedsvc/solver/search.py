@@ -180,7 +180,7 @@ def _least_per_mask(masks: np.ndarray, lost: np.ndarray, covered: int) -> np.nda
     keys = masks >> np.uint64(covered)
     if int(keys.max(initial=0)) < 2**32:
         keys = keys.astype(np.uint32)
-    order = np.argsort(keys)
+    order = np.argsort(keys, kind="stable")  # the same plan on every machine, among equals
     keys, spent = keys[order], lost[order]
     starts = np.ones(len(order), dtype=bool)
     starts[1:] = keys[1:] != keys[:-1]
@@ -245,8 +245,13 @@ def _fitting_pairs(
     states: list[np.ndarray] = []
     groups: list[np.ndarray] = []
     held = 0
+    tried = chunk  # check first, then as often as the scan by state (few pairs may fit)
     for group in range(most):
         n = int(reach[group])
+        if tried >= chunk:
+            check()
+            tried = 0
+        tried += n
         np.bitwise_and(state_bits[:n], group_bits[group], out=scratch[:n])
         np.equal(scratch[:n], 0, out=free[:n])
         fit = by_loss[np.flatnonzero(free[:n])]
