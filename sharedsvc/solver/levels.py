@@ -440,8 +440,8 @@ class _Curve:
         worth = max(branch.objective for branch, _ in branches)
         self.values[level] = min(self.values[level], worth + SLACK * max(1.0, abs(worth)))
         # Every plan at every level is in one branch, so the larger of the branches'
-        # tangents bounds the other levels too (one level at a time, the knapsack
-        # walked 800 levels of a fine row, three LPs each). A branch infeasible here
+        # tangents bounds the other levels too (split one at a time, the levels of a
+        # fine row were walked one by one, three LPs each). A branch infeasible here
         # is infeasible at every level below; above, its tangent at the top level
         # bounds it, if it has one there.
         tangents = [(level, branch) for branch, _ in branches]
