@@ -198,26 +198,27 @@ def _fitting_pairs(
     tries: np.ndarray,
     group_masks: np.ndarray,
     covered: int,
-    *,
-    chunk: int,
-    by_group_from: int,
+    settings: Settings,
     check: Callable[[], None],
 ):
     """Each (state, group) pair with no member in common, where the group is among the
-    state's first `tries` (those within the budget), in chunks of about `chunk` pairs:
-    (state positions, group positions). `check` runs before each chunk (it raises to stop).
+    state's first `tries` (those within the budget), in chunks of about
+    `settings.pairs_per_chunk` pairs: (state positions, group positions). `check` runs
+    before each chunk (it raises to stop).
 
     Two ways, one answer. By state: every state against each group it may afford, as
-    one vector. By group, when the pairs tried average more than `by_group_from` per
-    group: the states that may afford a group are a prefix of the states by loss, and
-    one AND over that prefix, on the bits above the `covered` ones (32 bits or fewer
-    where they fit), tells which the group fits. On London's SEN transport service 97%
-    of the pairs tried do not fit; scanning by group halved the search's time.
+    one vector. By group, when the pairs tried average more than
+    `settings.search_by_group_from` per group: the states that may afford a group are
+    a prefix of the states by loss, and one AND over that prefix, on the bits above the
+    `covered` ones (32 bits or fewer where they fit), tells which the group fits. On
+    London's SEN transport service 97% of the pairs tried do not fit; scanning by group
+    halved the search's time.
     """
+    chunk = settings.pairs_per_chunk
     most = int(tries.max(initial=0))
     if most == 0:
         return
-    if int(tries.sum()) <= by_group_from * most:
+    if int(tries.sum()) <= settings.search_by_group_from * most:
         ends = np.cumsum(tries)
         start = 0
         while start < len(masks):
@@ -265,6 +266,19 @@ def _fitting_pairs(
             states, groups, held = [], [], 0
 
 
+def _checker(deadline: float | None, stop: StopToken | None) -> Callable[[], None]:
+    """What a search calls between chunks: raises `_Abandon` once the deadline has
+    passed, and whatever `stop` raises once a stop is asked for."""
+
+    def check() -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _Abandon
+        if stop is not None:
+            stop.check()
+
+    return check
+
+
 def _by_next(nexts: np.ndarray, members: int) -> list[tuple[int, np.ndarray]]:
     """For each next member met, the positions of the entries headed there (one counting
     sort, not a pass over the entries per member)."""
@@ -302,13 +316,7 @@ def _search(
     kept_columns: list[np.ndarray] = []
     offset = 0
     cut = False
-
-    def check() -> None:
-        if deadline is not None and time.perf_counter() > deadline:
-            raise _Abandon
-        if halt is not None:
-            halt.check()
-
+    check = _checker(deadline, halt)
     for head in range(members + 1):
         if not pending[head]:
             continue
@@ -332,16 +340,7 @@ def _search(
         group_masks, group_losses = columns.masks[head], columns.losses[head]
         tries = np.searchsorted(group_losses, budget - lost, side="right")
         cut = cut or bool((tries < len(group_losses)).any())
-        pairs = _fitting_pairs(
-            masks,
-            lost,
-            tries,
-            group_masks,
-            head + 1,
-            chunk=settings.pairs_per_chunk,
-            by_group_from=settings.search_by_group_from,
-            check=check,
-        )
+        pairs = _fitting_pairs(masks, lost, tries, group_masks, head + 1, settings, check)
         try:
             for state, group in pairs:
                 reached = masks[state] | group_masks[group]
@@ -499,12 +498,7 @@ def best_with_each(
     states = 0
     waiting = 1  # states reached but not yet merged into their layer
     cap = settings.search_max_states if max_states is None else max_states
-
-    def check() -> None:
-        if deadline is not None and time.perf_counter() > deadline:
-            raise _Abandon
-        if stop is not None:
-            stop.check()
+    check = _checker(deadline, stop)
 
     def pairs(head, masks, lost):
         """Each (state, group) pair within the budget, in chunks: state index, group
@@ -512,14 +506,7 @@ def best_with_each(
         group_masks, group_losses = columns.masks[head], columns.losses[head]
         tries = np.searchsorted(group_losses, budget - lost, side="right")
         for state, group in _fitting_pairs(
-            masks,
-            lost,
-            tries,
-            group_masks,
-            head + 1,
-            chunk=settings.pairs_per_chunk,
-            by_group_from=settings.search_by_group_from,
-            check=check,
+            masks, lost, tries, group_masks, head + 1, settings, check
         ):
             yield state, group, masks[state] | group_masks[group], lost[state] + group_losses[group]
 
